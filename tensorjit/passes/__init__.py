@@ -1,0 +1,1 @@
+"""tensorjit.passes"""
