@@ -1,15 +1,27 @@
-"""tensorjit: a symbol-to-symbol graph compiler for numerical Python."""
+"""tensorjit: a symbol-to-symbol graph compiler for numerical Python.
 
-from .graph import ops as _ops  # noqa: F401
+Build a graph from symbolic inputs, ask for gradients (more graph), compile with
+``function`` and call it with NumPy arrays.
+"""
+
+# ruff: noqa: F401, F403
 from .graph.basic import Apply, Constant, Op, SharedVariable, Variable, constant
 from .graph.constructors import CONSTRUCTORS as _CONSTRUCTORS
 from .graph.constructors import col, row, shared, tensor
 from .graph.fg import FunctionGraph
 from .graph.grad import Lop, Rop, grad
-from .graph.ops.elemwise import add, cast, mul, neg, ones_like, sub, true_div, zeros_like
-from .graph.ops.reduce import sum
-from .graph.ops.shape import dimshuffle, shape
+from .graph.ops.creation import *
+from .graph.ops.elemwise import *
+from .graph.ops.indexing import *
+from .graph.ops.join import *
+from .graph.ops.linalg import *
+from .graph.ops.nn import *
+from .graph.ops.reduce import *
+from .graph.ops.scalar_arith import *
+from .graph.ops.scalar_math import *
+from .graph.ops.shape import *
 from .graph.types import TensorType
+from .gradcheck import GradientError, verify_grad
 from .runtime.function import Function, In, function
 
 globals().update(_CONSTRUCTORS)

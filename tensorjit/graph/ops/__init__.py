@@ -1,3 +1,4 @@
 """The op library, one module per family. Importing it fills the Python operator table."""
 
-from . import elemwise, reduce, shape  # noqa: F401
+from . import (creation, elemwise, indexing, join, linalg, nn, reduce,  # noqa: F401
+               scalar_arith, scalar_math, shape)

@@ -17,6 +17,9 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from ..basic import OPERATORS, Apply, Constant, Op, Variable, constant
+__all__ = ["add", "sub", "mul", "true_div", "neg", "cast", "zeros_like", "ones_like",
+           "full_like", "elemwise", "Elemwise", "ScalarOp"]
+
 from ..types import (DISCRETE_DTYPES, FLOAT_DTYPES, TensorType, broadcast_shapes,
                      float_dtype_for, normalize_dtype, shape_str)
 

@@ -8,6 +8,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+__all__ = ["sum"]
+
 from ..basic import OPERATORS, Apply, Op, Variable, as_variable
 from ..types import FLOAT_DTYPES, TensorType
 from .elemwise import Elemwise, Second, cast

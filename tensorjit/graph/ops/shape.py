@@ -7,6 +7,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+__all__ = ["dimshuffle", "shape"]
+
 from ..basic import OPERATORS, Apply, Op, Variable, as_variable
 from ..types import TensorType
 
