@@ -1,0 +1,114 @@
+"""Lowering a run of nodes to one LLVM module: a kernel per node, one entry point per run.
+
+``build_module`` reads the (already optimized) graph and never rewrites it. Buffer
+slots and shape offsets come from the runtime's layout; see registry.py for the ABI.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from llvmlite import ir
+
+from ..graph.basic import Apply, Variable
+from .registry import (ERROR_SLOTS, I8P, I32, I64, KERNEL_TYPE, Buf, KernelContext,
+                       element_type, rule_for)
+
+
+@dataclass
+class Layout:
+    """Where each variable's data pointer (slot) and dims (meta offset) live."""
+
+    slot: dict[Variable, int]
+    meta_offset: dict[Variable, int]
+    meta_size: int
+
+    @classmethod
+    def build(cls, variables: Sequence[Variable]) -> "Layout":
+        slot: dict[Variable, int] = {}
+        offset: dict[Variable, int] = {}
+        pos = ERROR_SLOTS
+        for v in variables:
+            if v in slot:
+                continue
+            slot[v] = len(slot)
+            offset[v] = pos
+            pos += v.ndim
+        return cls(slot, offset, pos)
+
+
+def kernel_name(index: int, node: Apply) -> str:
+    op = type(node.op).__name__
+    if hasattr(node.op, "scalar_op"):
+        op += "_" + type(node.op.scalar_op).__name__
+    return f"k{index}_{re.sub(r'[^A-Za-z0-9_]', '_', op)}"
+
+
+def _load_buf(b: ir.IRBuilder, var: Variable, layout: Layout, ptrs: ir.Value,
+              meta: ir.Value) -> Buf:
+    raw = b.load(b.gep(ptrs, [ir.Constant(I64, layout.slot[var])]))
+    ptr = b.bitcast(raw, element_type(var.dtype).as_pointer())
+    dims: list[ir.Value] = []
+    for d, static in enumerate(var.type.shape):
+        if static is not None:
+            dims.append(ir.Constant(I64, static))
+        else:
+            off = ir.Constant(I64, layout.meta_offset[var] + d)
+            dims.append(b.load(b.gep(meta, [off])))
+    return Buf(var, ptr, dims, var.dtype)
+
+
+def emit_kernel(module: ir.Module, node: Apply, index: int, layout: Layout) -> ir.Function:
+    """One kernel function for one node, using the node's registered rule."""
+    rule = rule_for(node)
+    if rule is None:
+        raise NotImplementedError(f"no native rule for {node.op}")
+    fn = ir.Function(module, KERNEL_TYPE, name=kernel_name(index, node))
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    ptrs, meta = fn.args
+    for arg in fn.args:
+        arg.add_attribute("noalias")
+    entry = fn.append_basic_block("entry")
+    ret_block = fn.append_basic_block("done")
+    b = ir.IRBuilder(entry)
+    ins = [_load_buf(b, v, layout, ptrs, meta) for v in node.inputs]
+    outs = [_load_buf(b, v, layout, ptrs, meta) for v in node.outputs]
+    ctx = KernelContext(module, node, index, fn, b, ins, outs, meta, ret_block)
+    rule(ctx)
+    if not ctx.builder.block.is_terminated:
+        ctx.builder.branch(ret_block)
+    ir.IRBuilder(ret_block).ret(ir.Constant(I32, 0))
+    return fn
+
+
+def emit_entry(module: ir.Module, name: str, kernels: Sequence[ir.Function]) -> ir.Function:
+    """``i32 name(i8** ptrs, i64* meta)``: call each kernel, stop at the first error."""
+    fn = ir.Function(module, KERNEL_TYPE, name=name)
+    ptrs, meta = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    for k in kernels:
+        status = b.call(k, [ptrs, meta])
+        failed = b.icmp_signed("!=", status, ir.Constant(I32, 0))
+        with b.if_then(failed, likely=False):
+            b.ret(status)
+    b.ret(ir.Constant(I32, 0))
+    return fn
+
+
+def build_module(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
+                 layout: Layout) -> tuple[ir.Module, list[str]]:
+    """A module with one entry function per segment of (node index, node) pairs."""
+    module = ir.Module(name=name)
+    entries = []
+    for s, segment in enumerate(segments):
+        kernels = [emit_kernel(module, node, i, layout) for i, node in segment]
+        entry = f"{name}_seg{s}"
+        emit_entry(module, entry, kernels)
+        entries.append(entry)
+    return module, entries
+
+
+__all__ = ["Layout", "build_module", "emit_kernel", "emit_entry", "kernel_name", "I8P"]

@@ -1,0 +1,3 @@
+"""Imports every module that registers native codegen rules."""
+
+from . import elemwise  # noqa: F401

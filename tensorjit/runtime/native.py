@@ -1,0 +1,267 @@
+"""The native program: the optimized graph as JIT-compiled kernels, run per shape plan.
+
+Nodes fall in three groups. *Plan-time* nodes compute values that decide shapes
+(shape(x), arange(n) sizes, reshape targets); they run in Python once per plan.
+*Native* nodes have a codegen rule. *Fallback* nodes run their NumPy ``perform``;
+they split the native nodes into segments, each one entry point. With no fallback
+the whole function is one native call. ``fallbacks`` names the fallback nodes.
+
+A plan is made once per combination of input (and shared-variable) shapes: all
+shapes, the meta array, one arena holding every intermediate, and a pointer table in
+which only inputs, outputs and shared values change from call to call.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..codegen import jit, rules  # noqa: F401  (rules: registers the kernels)
+from ..codegen.program import Layout, build_module
+from ..codegen.registry import ERR_INDEX, ERR_SHAPE, ERROR_SLOTS, rule_for
+from ..graph.basic import Apply, Constant, SharedVariable, Variable
+from ..graph.fg import FunctionGraph
+from .evaluator import raise_op_error
+
+_ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
+ALIGN = 64
+
+
+def plan_time_nodes(fg: FunctionGraph, order: Sequence[Apply]) -> tuple[set[Apply], bool]:
+    """Nodes whose values decide shapes, and whether they read input *values*."""
+    needed: list[Variable] = []
+    for node in order:
+        for pos in getattr(node.op, "shape_value_inputs", ()):
+            needed.append(node.inputs[pos])
+    plan: set[Apply] = set()
+    reads_values = False
+    stack = list(needed)
+    seen: set[Variable] = set()
+    while stack:
+        v = stack.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        if v.owner is None:
+            reads_values |= not isinstance(v, Constant)
+            continue
+        plan.add(v.owner)
+        if type(v.owner.op).__name__ == "Shape":
+            continue  # only the input's shape is read, never its values
+        stack.extend(v.owner.inputs)
+    return plan, reads_values
+
+
+@dataclass
+class Step:
+    """One thing a call does: a native segment (entry address) or a fallback node."""
+
+    native: Any  # ctypes function or None
+    node: Apply | None = None
+    node_index: int = -1
+
+
+class NativeProgram:
+    """Runs an optimized FunctionGraph natively; same interface as evaluator.Program."""
+
+    def __init__(self, fg: FunctionGraph, name: str = "tj") -> None:
+        self.fg = fg
+        self.nodes = fg.toposort()
+        self.plan_nodes, self.plan_reads_values = plan_time_nodes(fg, self.nodes)
+        runtime = [(i, n) for i, n in enumerate(self.nodes) if n not in self.plan_nodes]
+        self.fallbacks = [n for _, n in runtime if rule_for(n) is None]
+        segments: list[list[tuple[int, Apply]]] = []
+        layout_order: list[tuple[int, Apply | None]] = []
+        current: list[tuple[int, Apply]] = []
+        for i, n in runtime:
+            if rule_for(n) is None:
+                if current:
+                    segments.append(current)
+                    layout_order.append((len(segments) - 1, None))
+                    current = []
+                layout_order.append((-1, n))
+            else:
+                current.append((i, n))
+        if current:
+            segments.append(current)
+            layout_order.append((len(segments) - 1, None))
+        variables = [v for n in self.nodes for v in (*n.inputs, *n.outputs)] + list(fg.outputs)
+        self.layout = Layout.build(variables)
+        self.module_ir, entries = build_module(_symbol(name), segments, self.layout)
+        self.jit = jit.compile_ir(str(self.module_ir), name=_symbol(name)) if segments else None
+        self.entries = [_ENTRY(self.jit.address(e)) for e in entries]
+        self.steps = [Step(self.entries[s]) if s >= 0 else
+                      Step(None, n, self.nodes.index(n)) for s, n in layout_order]
+        self.plans: dict[tuple, "Plan"] = {}
+        self.input_slots = [self.layout.slot.get(v) for v in fg.inputs]
+        self.shared = [v for v in self.layout.slot if isinstance(v, SharedVariable)]
+
+    def shared_values(self) -> list[np.ndarray]:
+        """The current values of the shared variables the program reads."""
+        return [v._value for v in self.shared]
+
+    # -- planning
+    def plan_for(self, args: Sequence[np.ndarray]) -> "Plan":
+        key = tuple(a.shape for a in args) + tuple(v._value.shape for v in self.shared)
+        plan = None if self.plan_reads_values else self.plans.get(key)
+        if plan is None:
+            plan = Plan(self, args)
+            if not self.plan_reads_values:
+                self.plans[key] = plan
+        return plan
+
+    def run(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
+        args = [a if a.flags.c_contiguous else _contiguous(a) for a in args]
+        plan = self.plan_for(args)
+        return plan.run(args)
+
+
+class Plan:
+    """Shapes, meta, arena and pointer table for one combination of input shapes."""
+
+    def __init__(self, prog: NativeProgram, args: Sequence[np.ndarray]) -> None:
+        self.prog = prog
+        fg, layout = prog.fg, prog.layout
+        values: dict[Variable, np.ndarray] = dict(zip(fg.inputs, args))
+        shapes: dict[Variable, tuple[int, ...]] = {v: a.shape for v, a in values.items()}
+        for v in layout.slot:
+            if isinstance(v, Constant):
+                values[v], shapes[v] = v.data, v.data.shape
+            elif isinstance(v, SharedVariable):
+                shapes[v] = v._value.shape
+        for node in prog.nodes:
+            ins = [values.get(v) for v in node.inputs]
+            if node in prog.plan_nodes:
+                outs = node.op.perform(node, ins)
+                for o, r in zip(node.outputs, outs):
+                    values[o], shapes[o] = r, r.shape
+                continue
+            in_shapes = [shapes[v] for v in node.inputs]
+            check = getattr(node.op, "check_runtime_shapes", None)
+            if check is not None:
+                check(node, in_shapes)
+            inferred = node.op.infer_shape(node, in_shapes, ins)
+            for o, s in zip(node.outputs, inferred):
+                shapes[o] = tuple(int(d) for d in s)
+        self.meta = np.zeros(layout.meta_size, dtype=np.int64)
+        for v, off in layout.meta_offset.items():
+            self.meta[off:off + v.ndim] = shapes[v]
+        self.ptrs = np.zeros(len(layout.slot), dtype=np.uint64)
+        self.shapes = shapes
+        self._allocate(values)
+
+    def _allocate(self, values: dict[Variable, np.ndarray]) -> None:
+        """Fixed buffers (arena intermediates, constants, plan values) and per-call slots."""
+        prog, layout = self.prog, self.prog.layout
+        outputs = set(prog.fg.outputs)
+        per_call = set(prog.fg.inputs) | outputs | set(prog.shared)
+        sizes = {v: _nbytes(self.shapes[v], v.dtype) for v in layout.slot
+                 if v not in per_call and v not in values}
+        total = sum(_round(s) for s in sizes.values())
+        self.arena = np.empty(total + ALIGN, dtype=np.uint8)
+        base = -self.arena.ctypes.data % ALIGN
+        self.views: dict[Variable, np.ndarray] = {}
+        for v, nbytes in sizes.items():
+            view = self.arena[base:base + nbytes].view(v.dtype).reshape(self.shapes[v])
+            self.views[v] = view
+            base += _round(nbytes)
+        self.keep = []
+        for v, val in values.items():
+            if v in layout.slot and v not in per_call:
+                arr = _contiguous(np.asarray(val, dtype=v.dtype))
+                self.keep.append(arr)
+                self.views[v] = arr
+        for v, arr in self.views.items():
+            self.ptrs[layout.slot[v]] = arr.ctypes.data
+        self.out_specs = [(layout.slot.get(v), self.shapes.get(v), v.dtype) for v in prog.fg.outputs]
+        self.ptrs_addr = self.ptrs.ctypes.data
+        self.meta_addr = self.meta.ctypes.data
+
+    def run(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
+        prog, ptrs, layout = self.prog, self.ptrs, self.prog.layout
+        for slot, a in zip(prog.input_slots, args):
+            if slot is not None:
+                ptrs[slot] = a.ctypes.data
+        shared_vals = []
+        for v in prog.shared:
+            val = v._value if v._value.flags.c_contiguous else _contiguous(v._value)
+            shared_vals.append(val)
+            ptrs[layout.slot[v]] = val.ctypes.data
+        outs = []
+        for (slot, shape, dtype), v in zip(self.out_specs, prog.fg.outputs):
+            if v.owner is None or v.owner in prog.plan_nodes:
+                outs.append(None)
+                continue
+            arr = np.empty(shape, dtype=dtype)
+            ptrs[slot] = arr.ctypes.data
+            outs.append(arr)
+        store = {v: a for v, a in zip(prog.fg.inputs, args)}
+        store.update(zip(prog.shared, shared_vals))
+        store.update((v, o) for v, o in zip(prog.fg.outputs, outs) if o is not None)
+        for step in prog.steps:
+            if step.native is not None:
+                status = step.native(self.ptrs_addr, self.meta_addr)
+                if status:
+                    self._raise(status)
+            else:
+                self._fallback(step.node, store)
+        return [self._leaf_output(v, store) if o is None else o
+                for v, o in zip(prog.fg.outputs, outs)]
+
+    def _fallback(self, node: Apply, store: dict) -> None:
+        ins = [self._value(v, store) for v in node.inputs]
+        try:
+            results = node.op.perform(node, ins)
+        except Exception as exc:
+            raise_op_error(node, ins, exc)
+        for o, r in zip(node.outputs, results):
+            target = store.get(o)
+            if target is None:
+                target = self.views[o]
+            np.copyto(target, np.asarray(r).reshape(target.shape), casting="unsafe")
+
+    def _value(self, v: Variable, store: dict) -> np.ndarray:
+        if v in store and store[v] is not None:
+            return store[v]
+        return self.views[v]
+
+    def _leaf_output(self, v: Variable, store: dict) -> np.ndarray:
+        """An output that no native kernel writes: a leaf or a plan-time value."""
+        if isinstance(v, SharedVariable):
+            return v.get_value()
+        if isinstance(v, Constant):
+            return np.array(v.data)
+        return np.array(store[v] if store.get(v) is not None else self.views[v])
+
+    def _raise(self, status: int) -> None:
+        code, index, value, limit = (int(x) for x in self.meta[:ERROR_SLOTS])
+        self.meta[:ERROR_SLOTS] = 0
+        node = self.prog.nodes[index]
+        where = f" (node created at {node.source_line})" if node.source_line else ""
+        if code == ERR_INDEX:
+            raise IndexError(f"{node.op}: index {value} is out of bounds for an axis of "
+                             f"size {limit}{where}")
+        if code == ERR_SHAPE:
+            raise ValueError(f"{node.op}: shape mismatch at run time, {value} vs {limit}"
+                             f"{where}")
+        raise ValueError(f"{node.op}: failed with code {code} ({value}, {limit}){where}")
+
+
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy keeping 0-d arrays 0-d (np.ascontiguousarray makes them 1-d)."""
+    return a if a.flags.c_contiguous else np.array(a, order="C")
+
+
+def _nbytes(shape: tuple[int, ...], dtype: str) -> int:
+    return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+
+
+def _round(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+def _symbol(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name) or "tj"
