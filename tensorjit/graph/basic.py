@@ -293,7 +293,7 @@ class Op:
     A subclass defines, side by side:
 
     - ``make_node(*inputs) -> Apply``: checks and converts inputs, infers output types;
-    - ``perform(inputs) -> list[np.ndarray]``: the NumPy reference implementation;
+    - ``perform(node, inputs) -> list[np.ndarray]``: the NumPy reference implementation;
     - ``L_op(inputs, outputs, output_grads)``: vector-Jacobian product as graph;
     - ``R_op(inputs, outputs, eval_points)``: Jacobian-vector product as graph;
     - ``infer_shape(node, input_shapes)``: concrete output shapes from input shapes.
@@ -314,7 +314,7 @@ class Op:
     def make_node(self, *inputs: Any) -> Apply:
         raise NotImplementedError(f"{type(self).__name__}.make_node")
 
-    def perform(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def perform(self, node: Apply, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         raise NotImplementedError(f"{type(self).__name__}.perform")
 
     def L_op(self, inputs: Sequence[Variable], outputs: Sequence[Variable],

@@ -61,8 +61,7 @@ def test_infer_shape_matches_actual(trial):
     f = tj.function(xs, out, mode="py", optimizer=None)
     env = dict(zip(f.fgraph.inputs, values))
     for node in f.fgraph.toposort():
-        ins = [env[v] if v in env else getattr(v, "data", None) for v in node.inputs]
-        ins = [v if v is not None else v.get_value() for v in ins]
+        ins = [leaf_value(v, env) for v in node.inputs]
         with np.errstate(all="ignore"):
             outs = node.op.perform(node, ins)
         inferred = node.op.infer_shape(node, [np.shape(v) for v in ins], ins)
@@ -73,13 +72,25 @@ def test_infer_shape_matches_actual(trial):
             env[o] = value
 
 
+def leaf_value(v, env):
+    if v in env:
+        return env[v]
+    if isinstance(v, tj.SharedVariable):
+        return v.get_value()
+    return v.data  # a Constant
+
+
 GRAD_CASES = [c for c in CASES if c.grad_order > 0]
 
 
 @pytest.mark.parametrize("case", GRAD_CASES, ids=lambda c: c.name)
 def test_gradients_match_finite_differences(case):
     shapes = case.grad_shapes or case.shapes[0]
-    values = case.inputs(np.random.default_rng(2), shapes, "float64")
+    # float inputs in float64 (finite differences need it); integer inputs (labels,
+    # indices) keep their integer dtype and are passed as constants by verify_grad
+    dtypes = case.input_dtypes(case.dtypes[0], len(shapes))
+    dtypes = tuple("float64" if d.startswith("float") else d for d in dtypes)
+    values = case.inputs(np.random.default_rng(2), shapes, dtypes)
     tj.verify_grad(case.build, values, order=case.grad_order, rtol=case.grad_rtol)
 
 

@@ -20,7 +20,7 @@ from ..basic import OPERATORS, Apply, Constant, Op, Variable, constant
 __all__ = ["add", "sub", "mul", "true_div", "neg", "cast", "zeros_like", "ones_like",
            "full_like", "elemwise", "Elemwise", "ScalarOp"]
 
-from ..types import (DISCRETE_DTYPES, FLOAT_DTYPES, TensorType, broadcast_shapes,
+from ..types import (DISCRETE_DTYPES, FLOAT_DTYPES, INT_DTYPES, TensorType, broadcast_shapes,
                      float_dtype_for, normalize_dtype, shape_str)
 
 SCALAR_OP_REGISTRY: dict[str, type["ScalarOp"]] = {}
@@ -113,6 +113,10 @@ class Elemwise(Op):
     def infer_shape(self, node, input_shapes, input_values=()):
         return [tuple(np.broadcast_shapes(*input_shapes))]
 
+    def check_runtime_shapes(self, node: Apply, input_shapes) -> None:
+        """Raise ValueError now if these shapes would broadcast against the static types."""
+        check_runtime_broadcast(node, [_ShapeOnly(s) for s in input_shapes])
+
     def L_op(self, inputs, outputs, output_grads):
         partials = self.scalar_op.grad(inputs, outputs[0], output_grads[0])
         return [None if g is None else sum_to(g, x) for g, x in zip(partials, inputs)]
@@ -132,6 +136,14 @@ class Elemwise(Op):
 
     def __str__(self) -> str:
         return f"Elemwise{{{self.scalar_op}}}"
+
+
+class _ShapeOnly:
+    """Stands in for an array where only shape and ndim are read."""
+
+    def __init__(self, shape) -> None:
+        self.shape = tuple(shape)
+        self.ndim = len(self.shape)
 
 
 def _where(inputs: Sequence[Variable]) -> str:
@@ -177,9 +189,9 @@ def elemwise(scalar_op: ScalarOp, *args: Any) -> Variable:
     policy = scalar_op.policy
     strong = [a for a in args if isinstance(a, Variable)]
     others = [a for a in args if not isinstance(a, Variable)]
-    weak = [a for a in others if isinstance(a, (bool, int, float))]
+    weak = [a for a in others if _is_weak(a)]
     for a in others:
-        if not isinstance(a, (bool, int, float)):
+        if not _is_weak(a):
             strong.append(constant(a))
     if policy == "logical":
         target = "bool"
@@ -192,18 +204,39 @@ def elemwise(scalar_op: ScalarOp, *args: Any) -> Variable:
             raise TypeError(f"{scalar_op.fname}(): cannot combine inputs {args!r}") from exc
         if policy == "float":
             target = float_dtype_for(target)
+        elif policy == "compare":
+            target = _widen_for_comparison(target, weak)
     vars_: list[Variable] = []
     for a in args:
         if isinstance(a, Variable):
             v = a
-        elif target is not None and isinstance(a, (bool, int, float)):
-            v = constant(_weak_value(a, target, scalar_op.fname), dtype=target)
+        elif target is not None and _is_weak(a):
+            v = _weak_constant(a, target, scalar_op)
         else:
             v = constant(a)
         if target is not None and v.dtype != target:
             v = cast(v, target)
         vars_.append(v)
     return Elemwise(scalar_op)(*vars_)
+
+
+def _is_weak(a: Any) -> bool:
+    """Python scalars are weakly typed (NEP 50); NumPy scalars carry their dtype."""
+    return type(a) in (bool, int, float)
+
+
+def _weak_constant(a: Any, dtype: str, scalar_op: ScalarOp) -> Variable:
+    """A Python scalar as a constant of the promoted dtype."""
+    return constant(_weak_value(a, dtype, scalar_op.fname), dtype=dtype)
+
+
+def _widen_for_comparison(target: str, weak: list) -> str:
+    """``int8_x < 1000`` is well defined (NumPy: all True): compare in int64 then."""
+    if target in INT_DTYPES and any(
+            type(a) is int and not np.iinfo(target).min <= a <= np.iinfo(target).max
+            for a in weak):
+        return "int64"
+    return target
 
 
 def _weak_value(a: Any, dtype: str, fname: str) -> Any:
