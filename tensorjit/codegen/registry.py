@@ -39,6 +39,9 @@ class Rule(Protocol):
 
 
 RULES: dict[str, Rule] = {}
+# External functions kernels may call (e.g. BLAS), name -> address, given to the JIT
+# linker. Rule modules fill it at import time.
+EXTERNAL_SYMBOLS: dict[str, int] = {}
 # Op classes a rule may decline for some nodes (dtype, params): name -> predicate.
 SUPPORTS: dict[str, Callable[[Apply], bool]] = {}
 

@@ -19,9 +19,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..codegen import jit, rules  # noqa: F401  (rules: registers the kernels)
+from ..codegen import cache, rules  # noqa: F401  (rules: registers the kernels)
 from ..codegen.program import Layout, build_module
-from ..codegen.registry import ERR_INDEX, ERR_SHAPE, ERROR_SLOTS, rule_for
+from ..codegen.registry import ERR_INDEX, ERR_SHAPE, ERROR_SLOTS, EXTERNAL_SYMBOLS, rule_for
 from ..graph.basic import Apply, Constant, SharedVariable, Variable
 from ..graph.fg import FunctionGraph
 from .evaluator import raise_op_error
@@ -91,7 +91,8 @@ class NativeProgram:
         variables = [v for n in self.nodes for v in (*n.inputs, *n.outputs)] + list(fg.outputs)
         self.layout = Layout.build(variables)
         self.module_ir, entries = build_module(_symbol(name), segments, self.layout)
-        self.jit = jit.compile_ir(str(self.module_ir), name=_symbol(name)) if segments else None
+        self.jit = cache.compile_cached(str(self.module_ir), _symbol(name),
+                                        symbols=EXTERNAL_SYMBOLS) if segments else None
         self.entries = [_ENTRY(self.jit.address(e)) for e in entries]
         self.steps = [Step(self.entries[s]) if s >= 0 else
                       Step(None, n, self.nodes.index(n)) for s, n in layout_order]
