@@ -33,7 +33,8 @@ def third_derivative_of_tanh(points):
 
 
 def hessian_of_small_function(x0):
-    x = tj.dvector("x")
+    # a static length lets hessian() build all rows in one batched backward pass
+    x = tj.dvector("x", shape=(len(x0),))
     f = tj.sum(tj.sin(x) * x[::-1]) + tj.sum(x ** 3) / 3
     H = tj.function([x], tj.hessian(f, x))(x0)
     g = tj.function([x], tj.grad(f, x))
@@ -49,8 +50,8 @@ def hessian_of_small_function(x0):
 def hessian_vector_product(rng):
     X = rng.standard_normal((40, 5))
     y = (X @ rng.standard_normal(5) > 0).astype("float64")
-    w = tj.dvector("w")
-    v = tj.dvector("v")
+    w = tj.dvector("w", shape=(5,))
+    v = tj.dvector("v", shape=(5,))
     p = tj.sigmoid(tj.constant(X) @ w)
     loss = tj.mean(tj.binary_crossentropy(p, tj.constant(y))) + 0.01 * tj.sum(w * w)
     hv = tj.function([w, v], tj.hessian_vector_product(loss, w, v))

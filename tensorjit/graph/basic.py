@@ -213,7 +213,7 @@ class SharedVariable(Variable):
         if arr.dtype.name != self.type.dtype:
             if np.can_cast(arr.dtype, self.type.dtype, "same_kind") and not (
                     arr.dtype.kind == "f" and self.type.dtype in ("float32",)
-                    and arr.dtype.itemsize > 4):
+                    and arr.dtype.itemsize > 4) and _ints_fit(arr, self.type.dtype):
                 arr = arr.astype(self.type.dtype)
             else:
                 raise TypeError(f"{where}: {who} has dtype {self.type.dtype}, "
@@ -234,6 +234,14 @@ class SharedVariable(Variable):
 
     def clone(self) -> "Variable":
         raise TypeError("shared variables are not cloned: they are identified by identity")
+
+
+def _ints_fit(arr: np.ndarray, dtype: str) -> bool:
+    """False when integer data would wrap around in the integer dtype (int64 -> int8)."""
+    if arr.dtype.kind not in "iu" or np.dtype(dtype).kind not in "iu" or arr.size == 0:
+        return True
+    info = np.iinfo(dtype)
+    return bool(info.min <= arr.min() and arr.max() <= info.max)
 
 
 def as_variable(x: Any, dtype: str | None = None, name: str | None = None) -> Variable:

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
-from ..graph.basic import OPERATORS, Constant, SharedVariable, Variable, as_variable, \
-    clone_replace
+from ..graph.basic import (
+    OPERATORS,
+    Constant,
+    SharedVariable,
+    Variable,
+    as_variable,
+    clone_replace,
+    constant,
+)
 from ..graph.fg import FunctionGraph
-from ..graph.ops.elemwise import cast
-from .args import convert_argument
+from .args import InputSpec, coerce_dtype, describe_input
 from .evaluator import Program, evaluate
+from .shapecheck import axis_classes, check_axis_classes
+from .updates import commit_results, normalize_updates
 
-MODES = ("py",)
+MODES = ("py", "llvm")
 _NO_DEFAULT = object()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class In:
-    """An input with options: a default value (making the argument optional)."""
+    """An input with options: a default ``value`` (making the argument optional) and a
+    keyword ``name`` (defaults to the variable's name)."""
 
     variable: Variable
     value: Any = _NO_DEFAULT
@@ -31,41 +41,14 @@ class In:
         return self.value is not _NO_DEFAULT
 
 
-def _normalize_updates(updates: Any) -> list[tuple[SharedVariable, Variable]]:
-    if updates is None:
-        return []
-    pairs = list(updates.items()) if isinstance(updates, dict) else list(updates)
-    out: list[tuple[SharedVariable, Variable]] = []
-    seen: set[SharedVariable] = set()
-    for pair in pairs:
-        try:
-            shared, expr = pair
-        except (TypeError, ValueError):
-            raise TypeError(f"function(): updates must be a dict or a list of "
-                            f"(shared_variable, expression) pairs, got {pair!r}") from None
-        if not isinstance(shared, SharedVariable):
-            raise TypeError(f"function(): update target {shared!r} is not a shared variable "
-                            f"(create it with tj.shared)")
-        if shared in seen:
-            raise ValueError(f"function(): shared variable {shared.name!r} is updated twice")
-        seen.add(shared)
-        expr = as_variable(expr)
-        if expr.dtype != shared.dtype:
-            if np.can_cast(expr.dtype, shared.dtype, "same_kind"):
-                expr = cast(expr, shared.dtype)
-            else:
-                raise TypeError(f"function(): update of {shared.name!r} ({shared.type}) has "
-                                f"dtype {expr.dtype}; expected {shared.dtype}")
-        if expr.ndim != shared.ndim or not shared.type.is_compatible(
-                expr.type.with_dtype(shared.dtype)):
-            raise ValueError(f"function(): update of {shared.name!r} has type {expr.type}; "
-                             f"expected {shared.type}")
-        out.append((shared, expr))
-    return out
-
-
 class Function:
-    """A compiled graph. Call it with arrays; it returns arrays and applies updates."""
+    """A compiled graph. Call it with arrays; it returns arrays and applies updates.
+
+    Attributes: ``fgraph`` (the optimized FunctionGraph: the outputs, then one update
+    expression per entry of ``updates``), ``updates`` ([(shared, expression)]),
+    ``rewrites`` (what the optimizer replaced), ``fallbacks`` (ops run by the reference
+    evaluator instead of native code; in mode "py" everything runs there by choice).
+    """
 
     def __init__(self, inputs: Sequence[Any], outputs: Any, updates: Any = None,
                  givens: Any = None, name: str | None = None, mode: str | None = None,
@@ -76,85 +59,128 @@ class Function:
         if self.mode not in MODES:
             raise ValueError(f"function(): mode must be one of {MODES}, got {mode!r}")
         self.allow_input_downcast = allow_input_downcast
-        self.ins = [i if isinstance(i, In) else In(_check_input(i, k))
-                    for k, i in enumerate(inputs)]
+        if not isinstance(inputs, (list, tuple)):
+            raise TypeError(f"function(): inputs must be a list of variables, got {inputs!r}")
+        self.ins = [_as_in(i, k) for k, i in enumerate(inputs)]
         in_vars = [i.variable for i in self.ins]
         if len(set(in_vars)) != len(in_vars):
             raise ValueError("function(): the same variable is given twice as an input")
-        self._single = not isinstance(outputs, (list, tuple))
-        out_vars = [as_variable(o) for o in ([outputs] if self._single else outputs)]
-        self.updates = _normalize_updates(updates)
+        self._container = None if isinstance(outputs, Variable) or not isinstance(
+            outputs, (list, tuple)) else type(outputs)
+        out_list = list(outputs) if self._container else [outputs]
+        out_vars = [as_variable(o) for o in out_list]
+        self.updates = normalize_updates(updates)
         all_outs = out_vars + [e for _, e in self.updates]
         if givens:
-            pairs = givens.items() if isinstance(givens, dict) else givens
-            replace = {k: as_variable(v) for k, v in pairs}
-            for k, v in replace.items():
-                if not k.type.is_compatible(v.type):
-                    raise TypeError(f"function(): givens replaces {k.describe()} with "
-                                    f"{v.describe()} of another type")
-            all_outs = clone_replace(all_outs, replace)
+            all_outs = clone_replace(all_outs, _normalize_givens(givens))
         self.fgraph = FunctionGraph(in_vars, all_outs, clone=True)
         self.n_outputs = len(out_vars)
+        fname = f"{self.name}()"
+        self._specs = [InputSpec(v, k, fname, allow_input_downcast)
+                       for k, v in enumerate(self.fgraph.inputs)]
+        # Taken from the graph as the user wrote it, before rewrites change its shape.
+        self._axis_classes = axis_classes(self.fgraph)
+        self._defaults = [_frozen(spec.convert(i.value)) if i.has_default else _NO_DEFAULT
+                          for spec, i in zip(self._specs, self.ins)]
+        self._keywords = _keyword_table(self.ins)
         self.rewrites = _optimize(self.fgraph, optimizer, exclude)
-        self.program = Program(self.fgraph)
-        self.fallbacks: list = []
+        if self.mode == "llvm":
+            from .native import NativeProgram
+            self.program = NativeProgram(self.fgraph, self.name)
+            self.fallbacks: list = list(self.program.fallbacks)
+        else:
+            self.program = Program(self.fgraph, self.name)
+            self.fallbacks = []
 
     def _bind(self, args: Sequence[Any], kwargs: dict[str, Any]) -> list[np.ndarray]:
+        """Arguments (positional, keyword and defaults) converted, in input order."""
         fname = f"{self.name}()"
-        if len(args) > len(self.ins):
-            raise TypeError(f"{fname}: takes {len(self.ins)} arguments, got {len(args)}")
-        values: list[Any] = list(args) + [_NO_DEFAULT] * (len(self.ins) - len(args))
-        names = {(i.name or i.variable.name): k for k, i in enumerate(self.ins)}
+        n = len(self.ins)
+        if len(args) > n:
+            raise TypeError(f"{fname}: takes {n} argument{'s' * (n != 1)}, got {len(args)}")
+        values: list[Any] = list(args) + [_NO_DEFAULT] * (n - len(args))
         for key, val in kwargs.items():
-            if key not in names:
-                raise TypeError(f"{fname}: no input named {key!r}; inputs are "
-                                f"{[n for n in names if n]}")
-            k = names[key]
+            k = self._keywords.get(key)
+            if k is None:
+                raise TypeError(f"{fname}: no input named {key!r}; the inputs that can be "
+                                f"given by keyword are {list(self._keywords)}")
+            if k < 0:
+                raise TypeError(f"{fname}: several inputs are named {key!r}; pass them by "
+                                f"position")
             if values[k] is not _NO_DEFAULT:
-                raise TypeError(f"{fname}: input {key!r} given twice")
+                raise TypeError(f"{fname}: {describe_input(self.fgraph.inputs[k], k)} "
+                                f"given twice (by position and by keyword)")
             values[k] = val
-        out = []
-        for k, (inp, val) in enumerate(zip(self.ins, values)):
-            if val is _NO_DEFAULT:
-                if not inp.has_default:
-                    missing = [f"{j} {self.ins[j].variable.name!r}" for j, v in
-                               enumerate(values) if v is _NO_DEFAULT and
-                               not self.ins[j].has_default]
-                    raise TypeError(f"{fname}: missing argument(s) {', '.join(missing)}; "
-                                    f"takes {len(self.ins)} inputs, got {len(args)}")
-                val = inp.value
-            out.append(convert_argument(val, self.fgraph.inputs[k], k, fname,
-                                        self.allow_input_downcast))
-        return out
+        missing = [describe_input(self.fgraph.inputs[k], k) for k, v in enumerate(values)
+                   if v is _NO_DEFAULT and self._defaults[k] is _NO_DEFAULT]
+        if missing:
+            raise TypeError(f"{fname}: missing {', '.join(missing)}; takes {n} "
+                            f"argument{'s' * (n != 1)}, got {len(args) + len(kwargs)}")
+        return [self._defaults[k] if v is _NO_DEFAULT else spec.convert(v)
+                for k, (spec, v) in enumerate(zip(self._specs, values))]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        values = self._bind(args, kwargs)
+        if kwargs or len(args) != len(self._specs):
+            values = self._bind(args, kwargs)
+        else:
+            values = [spec.convert(a) for spec, a in zip(self._specs, args)]
+        if self._axis_classes:
+            check_axis_classes(self._axis_classes, values, self.fgraph.inputs,
+                               f"{self.name}()")
         results = self.program.run(values)
-        outputs = results[:self.n_outputs]
-        new_values = results[self.n_outputs:]
-        checked = [(sv, sv._check(v, f"{self.name}(): update"))
-                   for (sv, _), v in zip(self.updates, new_values)]
-        for sv, v in checked:  # commit only after every update was computed and checked
-            sv._value = v if not _aliases(v, sv, values) else v.copy()
-        outputs = [_own(o, values) for o in outputs]
-        return outputs[0] if self._single else outputs
+        outputs = commit_results(self, values, results)
+        if self._container is None:
+            return outputs[0]
+        return outputs if self._container is list else self._container(outputs)
 
     def __repr__(self) -> str:
         return f"<tensorjit Function {self.name!r}: {self.fgraph}>"
 
 
-def _aliases(v: np.ndarray, sv: SharedVariable, inputs: Sequence[np.ndarray]) -> bool:
-    if not isinstance(v, np.ndarray) or not v.flags.writeable:
-        return True
-    return any(np.shares_memory(v, a) for a in inputs if isinstance(a, np.ndarray))
+def _as_in(i: Any, k: int) -> In:
+    if isinstance(i, In):
+        _check_input(i.variable, k)
+        return i
+    return In(_check_input(i, k))
 
 
-def _own(o: np.ndarray, inputs: Sequence[np.ndarray]) -> np.ndarray:
-    """Outputs must not alias constants, shared values or the caller's inputs."""
-    if isinstance(o, np.ndarray) and (not o.flags.writeable or o.base is not None or
-                                      any(o is a for a in inputs)):
-        return np.array(o)
-    return o
+def _frozen(value: np.ndarray) -> np.ndarray:
+    """A read-only private copy (the caller may mutate the array they gave as default)."""
+    value = np.array(value, copy=True)
+    value.setflags(write=False)
+    return value
+
+
+def _keyword_table(ins: Sequence[In]) -> dict[str, int]:
+    """Keyword name -> input position (-1 when the name is ambiguous)."""
+    table: dict[str, int] = {}
+    for k, i in enumerate(ins):
+        key = i.name or i.variable.name
+        if key:
+            table[key] = -1 if key in table else k
+    return table
+
+
+def _normalize_givens(givens: Any) -> dict[Variable, Variable]:
+    pairs = givens.items() if isinstance(givens, dict) else givens
+    replace: dict[Variable, Variable] = {}
+    for pair in pairs:
+        try:
+            key, value = pair
+        except (TypeError, ValueError):
+            raise TypeError(f"function(): givens must be a dict or a list of (variable, "
+                            f"replacement) pairs, got {pair!r}") from None
+        if not isinstance(key, Variable):
+            raise TypeError(f"function(): givens key {key!r} is not a symbolic variable")
+        if not isinstance(value, Variable):  # a value: the argument dtype rules apply
+            who = f"function(): the givens value for {key.describe()}"
+            value = constant(coerce_dtype(value, key.dtype, who, allow_downcast=False))
+        if not key.type.is_compatible(value.type):
+            raise TypeError(f"function(): givens replaces {key.describe()} with "
+                            f"{value.describe()}; the replacement must have the same dtype "
+                            f"and ndim, and agree with every static dimension")
+        replace[key] = value
+    return replace
 
 
 def _check_input(v: Any, k: int) -> Variable:
@@ -171,12 +197,14 @@ def _check_input(v: Any, k: int) -> Variable:
 
 
 def _optimize(fg: FunctionGraph, optimizer: str | None, exclude: Sequence[str]):
+    """Run the rewrite pipeline if the passes package provides one (the optimize hook)."""
     if optimizer is None:
         return []
-    try:
-        from ..passes.pipeline import optimize
-    except ImportError:
+    # Only a missing module means "no optimizer yet"; an ImportError raised inside
+    # an existing pipeline is a bug and must not be swallowed.
+    if importlib.util.find_spec("tensorjit.passes.pipeline") is None:
         return []
+    from ..passes.pipeline import optimize
     return optimize(fg, optimizer=optimizer, exclude=tuple(exclude))
 
 
@@ -188,15 +216,27 @@ def function(inputs: Sequence[Any], outputs: Any, updates: Any = None, givens: A
 
     Parameters
     ----------
-    inputs : list of Variables (or tj.In for optional inputs with defaults).
-    outputs : a Variable or a list of them; the call returns the same structure.
-    updates : {shared: expression} or [(shared, expression), ...], applied after the call
-        from values computed before it; all or nothing.
-    givens : {variable: replacement} substituted into the graph before compiling.
+    inputs : list of Variables, or ``tj.In(var, value=default, name=keyword)`` for
+        optional inputs. Arguments are checked: count, dtype, ndim, static shape, and
+        that the axes elementwise ops combine agree.
+    outputs : a Variable, or a list (or tuple) of them; the call returns the same
+        structure. Returned arrays never alias the arguments or shared storage.
+    updates : ``{shared: expression}`` or ``[(shared, expression), ...]``. Every update
+        is computed from the values before the call and must keep the shared
+        variable's dtype and shape; they are applied all together after the outputs
+        are computed, or not at all if the call raises.
+    givens : ``{variable: replacement}`` substituted into the graph before compiling.
+    name : used in error messages (``train(): input 0 'x' ...``).
     mode : "py" (the NumPy reference evaluator).
-    allow_input_downcast : accept arguments that lose precision when cast (float64 -> f32).
+    allow_input_downcast : accept arguments that lose precision when cast (float64 ->
+        float32).
     optimizer : "fast_run", "stabilize_only" or None.
     exclude : names of rewrites not to apply.
+
+    Returns
+    -------
+    Function
+        Callable as ``f(*args, **kwargs)``; exposes ``f.fgraph`` for printing.
     """
     return Function(inputs, outputs, updates=updates, givens=givens, name=name, mode=mode,
                     allow_input_downcast=allow_input_downcast, optimizer=optimizer,
