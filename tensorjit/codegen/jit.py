@@ -1,0 +1,202 @@
+"""The JIT: LLVM IR text in, callable native code out.
+
+This is the only module in tensorjit that imports ``llvmlite.binding``. Everything
+else builds IR with ``llvmlite.ir`` (testable as text) and hands it here.
+
+Pipeline: parse + verify -> optimize (new pass manager, O3, loop AND SLP
+vectorization on, tuned for the host CPU) -> emit an object file with the host
+target machine -> link the object into an ORC LLJIT library. Going through an
+object file on purpose: the same bytes can be written to the on-disk cache and
+loaded back with :func:`load_object` without re-running LLVM.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import threading
+from collections.abc import Iterable, Mapping
+
+import llvmlite.binding as llvm
+
+# libmvec holds glibc's SIMD math (e.g. _ZGVeN16v_expf). Kernels may call it through
+# the "vector-function-abi-variant" attribute, so it must be resolvable by the JIT.
+_VECTOR_MATH_LIBRARIES = ("libmvec.so.1",)
+
+_lock = threading.Lock()
+_library_ids = itertools.count()
+
+
+@functools.cache
+def _initialize() -> None:
+    """Initialize LLVM's native target once (llvm.initialize() raises in llvmlite>=0.45)."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    for name in _VECTOR_MATH_LIBRARIES:
+        try:
+            llvm.load_library_permanently(name)
+        except RuntimeError:
+            pass  # not glibc (or too old): kernels must not rely on libmvec here
+
+
+def host_cpu() -> tuple[str, str]:
+    """Return the (cpu name, feature string) that code is generated for."""
+    _initialize()
+    return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+
+
+def has_vector_math_library() -> bool:
+    """Return True if glibc's libmvec was found and loaded."""
+    _initialize()
+    return llvm.address_of_symbol("_ZGVeN16v_expf") is not None
+
+
+@functools.cache
+def target_machine() -> llvm.TargetMachine:
+    """Return the (shared) target machine for the host CPU at opt level 3."""
+    _initialize()
+    cpu, features = host_cpu()
+    target = llvm.Target.from_default_triple()
+    # PIC + the JIT code model keep the object file position independent, so it can be
+    # cached on disk and linked anywhere in the address space by ORC.
+    return target.create_target_machine(
+        cpu=cpu, features=features, opt=3, reloc="pic", codemodel="jitdefault", jit=True
+    )
+
+
+def optimize_module(module: llvm.ModuleRef, speed_level: int = 3) -> None:
+    """Run the O3 pipeline with loop and SLP vectorization on ``module``, in place."""
+    tm = target_machine()
+    pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
+    pto.loop_vectorization = True
+    # SLP is off by default in llvmlite's tuning options; straight-line vector code
+    # (e.g. unrolled small reductions) needs it.
+    pto.slp_vectorization = True
+    pto.loop_unrolling = True
+    pto.loop_interleaving = True
+    pass_builder = llvm.create_pass_builder(tm, pto)
+    pass_builder.getModulePassManager().run(module, pass_builder)
+
+
+def parse_ir(ir_text: str, name: str = "") -> llvm.ModuleRef:
+    """Parse and verify textual IR for the host, raising ValueError with LLVM's message."""
+    _initialize()
+    try:
+        module = llvm.parse_assembly(str(ir_text))
+        module.verify()
+    except RuntimeError as exc:
+        raise ValueError(f"invalid LLVM IR for module {name!r}: {exc}") from exc
+    if name:
+        module.name = name
+    module.triple = target_machine().triple
+    module.data_layout = str(target_machine().target_data)
+    return module
+
+
+@functools.cache
+def _lljit() -> llvm.LLJIT:
+    """Return the process-wide ORC LLJIT instance (one per process is enough)."""
+    return llvm.create_lljit_compiler(target_machine())
+
+
+class JITModule:
+    """A linked native library: addresses of its functions, its IR, asm and object code."""
+
+    def __init__(
+        self,
+        name: str,
+        object_code: bytes,
+        symbols: Mapping[str, int] | None = None,
+        exports: Iterable[str] = (),
+        optimized_ir: str | None = None,
+    ) -> None:
+        self.name = name
+        self._object_code = bytes(object_code)
+        self._optimized_ir = optimized_ir
+        self._exports = sorted(set(exports))
+        builder = llvm.JITLibraryBuilder().add_object_img(self._object_code)
+        # The current process resolves libm, libmvec and anything else loaded into it.
+        builder.add_current_process()
+        for symbol, address in (symbols or {}).items():
+            builder.import_symbol(symbol, address)
+        for symbol in self._exports:
+            builder.export_symbol(symbol)
+        with _lock:
+            # ORC never lets a library name be reused, even after it was unloaded.
+            library_name = f"{name}.{next(_library_ids)}"
+            # The resource tracker keeps the code mapped; dropping it unloads the library.
+            self._tracker = builder.link(_lljit(), library_name)
+
+    @property
+    def exports(self) -> list[str]:
+        """The names of the functions this module exports."""
+        return list(self._exports)
+
+    def address(self, fn_name: str) -> int:
+        """Return the address of exported function ``fn_name`` (KeyError if not exported)."""
+        if fn_name not in self._exports:
+            raise KeyError(f"{fn_name!r} is not exported by JIT module {self.name!r}; "
+                           f"exported: {self._exports}")
+        return self._tracker[fn_name]
+
+    def object_code(self) -> bytes:
+        """Return the bytes of the object file (what the on-disk cache stores)."""
+        return self._object_code
+
+    def optimized_ir(self) -> str:
+        """Return the optimized LLVM IR text ('' when loaded from object code)."""
+        return self._optimized_ir or ""
+
+    def asm(self) -> str:
+        """Return the host assembly of the optimized module."""
+        if not self._optimized_ir:
+            raise ValueError(f"JIT module {self.name!r} was loaded from object code; "
+                             "no IR to print assembly from")
+        return target_machine().emit_assembly(llvm.parse_assembly(self._optimized_ir))
+
+
+def assembly(ir_text: str) -> str:
+    """Host assembly of IR after the same optimization compile_ir applies."""
+    module = parse_ir(ir_text)
+    optimize_module(module)
+    return target_machine().emit_assembly(module)
+
+
+def optimized(ir_text: str) -> str:
+    """The IR after the same optimization compile_ir applies."""
+    module = parse_ir(ir_text)
+    optimize_module(module)
+    return str(module)
+
+
+def _defined_functions(module: llvm.ModuleRef) -> list[str]:
+    """Names of the functions a module defines with external linkage."""
+    return [
+        fn.name for fn in module.functions
+        if not fn.is_declaration and fn.linkage == llvm.Linkage.external
+    ]
+
+
+def compile_ir(
+    ir_text: str,
+    name: str = "tensorjit",
+    symbols: Mapping[str, int] | None = None,
+) -> JITModule:
+    """Parse, verify, optimize and JIT-link IR; ``symbols`` maps external names to addresses."""
+    module = parse_ir(ir_text, name)
+    optimize_module(module)
+    module.verify()
+    exports = _defined_functions(module)
+    object_code = target_machine().emit_object(module)
+    return JITModule(name, object_code, symbols, exports, optimized_ir=str(module))
+
+
+def load_object(
+    object_code: bytes,
+    exports: Iterable[str],
+    name: str = "tensorjit",
+    symbols: Mapping[str, int] | None = None,
+) -> JITModule:
+    """Link previously emitted object code (e.g. from the disk cache) into the JIT."""
+    _initialize()
+    return JITModule(name, object_code, symbols, exports)
