@@ -98,16 +98,41 @@ def emit_entry(module: ir.Module, name: str, kernels: Sequence[ir.Function]) -> 
     return fn
 
 
+# Offset of the data pointer in NumPy's PyArrayObject (after PyObject_HEAD on a
+# release build of CPython). The runtime verifies it once before trusting it.
+ARRAY_DATA_OFFSET = 16
+
+
+def emit_array_call(module: ir.Module, name: str, entry: ir.Function,
+                    slots: Sequence[int]) -> ir.Function:
+    """``i32 name(i8** ptrs, i64* meta, PyObject* a0, ...)``: store each array's data
+    pointer into ptrs[slot], then run ``entry``. Passing the arrays themselves through
+    ctypes is far cheaper than reading ``arr.ctypes.data`` in Python for each one."""
+    fn = ir.Function(module, ir.FunctionType(I32, [I8P.as_pointer(), I64.as_pointer()]
+                                             + [I8P] * len(slots)), name=name)
+    ptrs, meta, *objs = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    for obj, slot in zip(objs, slots):
+        field = b.bitcast(b.gep(obj, [ir.Constant(I64, ARRAY_DATA_OFFSET)]), I8P.as_pointer())
+        b.store(b.load(field), b.gep(ptrs, [ir.Constant(I64, slot)]))
+    b.ret(b.call(entry, [ptrs, meta]))
+    return fn
+
+
 def build_module(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
-                 layout: Layout) -> tuple[ir.Module, list[str]]:
+                 layout: Layout, call_slots: Sequence[int] | None = None
+                 ) -> tuple[ir.Module, list[str]]:
     """A module with one entry function per segment of (node index, node) pairs."""
     module = ir.Module(name=name)
     entries = []
     for s, segment in enumerate(segments):
         kernels = [emit_kernel(module, node, i, layout) for i, node in segment]
         entry = f"{name}_seg{s}"
-        emit_entry(module, entry, kernels)
+        fn = emit_entry(module, entry, kernels)
         entries.append(entry)
+        if call_slots is not None and len(segments) == 1:
+            emit_array_call(module, f"{name}_call", fn, call_slots)
+            entries.append(f"{name}_call")
     return module, entries
 
 

@@ -21,7 +21,7 @@ from ..graph.fg import FunctionGraph
 from .args import InputSpec, coerce_dtype, describe_input
 from .evaluator import Program, evaluate
 from .shapecheck import axis_classes, check_axis_classes
-from .updates import commit_results, normalize_updates
+from .updates import commit_fresh_results, commit_results, normalize_updates
 
 MODES = ("py", "llvm")
 _NO_DEFAULT = object()
@@ -128,7 +128,10 @@ class Function:
             check_axis_classes(self._axis_classes, values, self.fgraph.inputs,
                                f"{self.name}()")
         results = self.program.run(values)
-        outputs = commit_results(self, values, results)
+        if getattr(self.program, "fresh_results", False):
+            outputs = commit_fresh_results(self, results)
+        else:
+            outputs = commit_results(self, values, results)
         if self._container is None:
             return outputs[0]
         return outputs if self._container is list else self._container(outputs)

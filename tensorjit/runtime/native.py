@@ -35,7 +35,8 @@ def plan_time_nodes(fg: FunctionGraph, order: Sequence[Apply]) -> tuple[set[Appl
     needed: list[Variable] = []
     for node in order:
         for pos in getattr(node.op, "shape_value_inputs", ()):
-            needed.append(node.inputs[pos])
+            if pos < len(node.inputs):  # Split(mode="sections") has no input 1
+                needed.append(node.inputs[pos])
     plan: set[Apply] = set()
     reads_values = False
     stack = list(needed)
@@ -90,15 +91,45 @@ class NativeProgram:
             layout_order.append((len(segments) - 1, None))
         variables = [v for n in self.nodes for v in (*n.inputs, *n.outputs)] + list(fg.outputs)
         self.layout = Layout.build(variables)
-        self.module_ir, entries = build_module(_symbol(name), segments, self.layout)
+        self.shared = [v for v in self.layout.slot if isinstance(v, SharedVariable)]
+        self.input_slots = [self.layout.slot.get(v) for v in fg.inputs]
+        self._choose_fast_call(segments)
+        slots = [self.layout.slot[v] for v in self.call_vars] if self.call_vars else None
+        self.module_ir, entries = build_module(_symbol(name), segments, self.layout, slots)
         self.jit = cache.compile_cached(str(self.module_ir), _symbol(name),
                                         symbols=EXTERNAL_SYMBOLS) if segments else None
-        self.entries = [_ENTRY(self.jit.address(e)) for e in entries]
+        self.entries = [_ENTRY(self.jit.address(e)) for e in entries if not e.endswith("_call")]
+        self.fast_call = None
+        if self.call_vars:
+            argtypes = [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.py_object] * len(slots)
+            self.fast_call = ctypes.CFUNCTYPE(ctypes.c_int32, *argtypes)(
+                self.jit.address(f"{_symbol(name)}_call"))
         self.steps = [Step(self.entries[s]) if s >= 0 else
                       Step(None, n, self.nodes.index(n)) for s, n in layout_order]
         self.plans: dict[tuple, "Plan"] = {}
-        self.input_slots = [self.layout.slot.get(v) for v in fg.inputs]
-        self.shared = [v for v in self.layout.slot if isinstance(v, SharedVariable)]
+
+    def _choose_fast_call(self, segments) -> None:
+        """One segment whose every output is written natively: one call per call.
+
+        The call then takes the arrays themselves (inputs, shared values, outputs) and
+        reads their data pointers natively."""
+        fg = self.fg
+        self.call_vars: list[Variable] = []
+        self.fast_outputs: list[Variable] = []
+        self.fresh_results = False
+        if len(segments) != 1 or self.fallbacks or not _array_layout_ok():
+            return
+        outs = []
+        for v in fg.outputs:
+            if v.owner is None or v.owner in self.plan_nodes or v in fg.inputs:
+                return
+            if v not in outs:
+                outs.append(v)
+        ins = [v for v in fg.inputs if v in self.layout.slot]
+        self.fast_outputs = outs
+        self.call_vars = ins + self.shared + outs
+        # Each result is its own new array: the caller need not check for aliasing.
+        self.fresh_results = len(outs) == len(fg.outputs)
 
     def shared_values(self) -> list[np.ndarray]:
         """The current values of the shared variables the program reads."""
@@ -115,9 +146,19 @@ class NativeProgram:
         return plan
 
     def run(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
-        args = [a if a.flags.c_contiguous else _contiguous(a) for a in args]
-        plan = self.plan_for(args)
-        return plan.run(args)
+        if self.fast_call is None:
+            args = [a if a.flags.c_contiguous else _contiguous(a) for a in args]
+            return self.plan_for(args).run(args)
+        arrays = [*args, *[v._value for v in self.shared]]
+        for a in arrays:
+            if not a.flags.c_contiguous:
+                arrays = [_contiguous(a) for a in arrays]
+                break
+        key = tuple([a.shape for a in arrays])
+        plan = self.plans.get(key)
+        if plan is None or self.plan_reads_values:
+            plan = self.plan_for(arrays[:len(args)])
+        return plan.run_fast(arrays)
 
 
 class Plan:
@@ -178,8 +219,25 @@ class Plan:
         for v, arr in self.views.items():
             self.ptrs[layout.slot[v]] = arr.ctypes.data
         self.out_specs = [(layout.slot.get(v), self.shapes.get(v), v.dtype) for v in prog.fg.outputs]
+        self.fast_alloc = [(self.shapes[v], np.dtype(v.dtype)) for v in prog.fast_outputs]
+        self.unused_inputs = {k for k, slot in enumerate(prog.input_slots) if slot is None}
+        order = [prog.fast_outputs.index(v) for v in prog.fg.outputs] if prog.fast_outputs \
+            else []
+        self.output_order = None if order == list(range(len(order))) else order
         self.ptrs_addr = self.ptrs.ctypes.data
         self.meta_addr = self.meta.ctypes.data
+
+    def run_fast(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """One native call; the arrays go in as objects (see emit_array_call)."""
+        outs = [np.empty(shape, dtype) for shape, dtype in self.fast_alloc]
+        if self.unused_inputs:
+            arrays = [a for k, a in enumerate(arrays) if k not in self.unused_inputs]
+        status = self.prog.fast_call(self.ptrs_addr, self.meta_addr, *arrays, *outs)
+        if status:
+            self._raise(status)
+        if self.output_order is None:
+            return outs
+        return [outs[k] for k in self.output_order]
 
     def run(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
         prog, ptrs, layout = self.prog, self.ptrs, self.prog.layout
@@ -249,6 +307,17 @@ class Plan:
             raise ValueError(f"{node.op}: shape mismatch at run time, {value} vs {limit}"
                              f"{where}")
         raise ValueError(f"{node.op}: failed with code {code} ({value}, {limit}){where}")
+
+
+def _array_layout_ok() -> bool:
+    """Whether an ndarray's data pointer sits where emit_array_call reads it."""
+    import sys
+    from ..codegen.program import ARRAY_DATA_OFFSET
+    if hasattr(sys, "gettotalrefcount"):  # a debug CPython has a larger object header
+        return False
+    probe = np.arange(3.0)
+    data = ctypes.c_void_p.from_address(id(probe) + ARRAY_DATA_OFFSET).value
+    return data == probe.ctypes.data
 
 
 def _contiguous(a: np.ndarray) -> np.ndarray:

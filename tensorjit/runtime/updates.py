@@ -81,6 +81,22 @@ def commit_results(fn: "Function", values: Sequence[np.ndarray],
     return outputs
 
 
+def commit_fresh_results(fn: "Function", results: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """commit_results for a program whose results are distinct, freshly allocated
+    arrays (nothing can alias): check the update shapes, then assign them all."""
+    updates = fn.updates
+    if not updates:
+        return results
+    n = fn.n_outputs
+    new_values = results[n:]
+    for (sv, _), v in zip(updates, new_values):
+        if v.shape != sv._value.shape:
+            _raise_bad_update(fn, sv, v)
+    for (sv, _), v in zip(updates, new_values):
+        sv._value = v
+    return list(results[:n])
+
+
 def _raise_bad_update(fn: "Function", sv: SharedVariable, v: Any) -> None:
     old = sv._value
     v = np.asarray(v)
