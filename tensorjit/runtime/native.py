@@ -202,14 +202,15 @@ class Plan:
         per_call = set(prog.fg.inputs) | outputs | set(prog.shared)
         sizes = {v: _nbytes(self.shapes[v], v.dtype) for v in layout.slot
                  if v not in per_call and v not in values}
-        total = sum(_round(s) for s in sizes.values())
+        offsets, total = assign_offsets(
+            [n for n in prog.nodes if n not in prog.plan_nodes], sizes)
         self.arena = np.empty(total + ALIGN, dtype=np.uint8)
         base = -self.arena.ctypes.data % ALIGN
         self.views: dict[Variable, np.ndarray] = {}
         for v, nbytes in sizes.items():
-            view = self.arena[base:base + nbytes].view(v.dtype).reshape(self.shapes[v])
+            start = base + offsets[v]
+            view = self.arena[start:start + nbytes].view(v.dtype).reshape(self.shapes[v])
             self.views[v] = view
-            base += _round(nbytes)
         self.keep = []
         for v, val in values.items():
             if v in layout.slot and v not in per_call:
@@ -307,6 +308,46 @@ class Plan:
             raise ValueError(f"{node.op}: shape mismatch at run time, {value} vs {limit}"
                              f"{where}")
         raise ValueError(f"{node.op}: failed with code {code} ({value}, {limit}){where}")
+
+
+def assign_offsets(order: Sequence[Apply], sizes: dict[Variable, int]
+                   ) -> tuple[dict[Variable, int], int]:
+    """Arena offsets for intermediates: a block is reused once its value is dead.
+
+    Walking the nodes in execution order, a node's outputs get blocks (first fit among
+    freed blocks, else the end of the arena) BEFORE its dead inputs are freed, so a
+    kernel never writes over an input it is still reading.
+    """
+    last_use: dict[Variable, int] = {}
+    for i, node in enumerate(order):
+        for v in node.inputs:
+            if v in sizes:
+                last_use[v] = i
+    free: list[tuple[int, int]] = []  # (offset, size), kept sorted by offset
+    offsets: dict[Variable, int] = {}
+    end = 0
+    for i, node in enumerate(order):
+        for v in node.outputs:
+            if v not in sizes or v in offsets:
+                continue
+            need = _round(max(sizes[v], 1))
+            for k, (off, size) in enumerate(free):
+                if size >= need:
+                    offsets[v] = off
+                    free[k:k + 1] = [(off + need, size - need)] if size > need else []
+                    break
+            else:
+                offsets[v], end = end, end + need
+        dead = [v for v in (*node.inputs, *node.outputs)
+                if v in offsets and last_use.get(v, i) <= i]
+        for v in dict.fromkeys(dead):
+            free.append((offsets[v], _round(max(sizes[v], 1))))
+            last_use[v] = -1  # freed once
+        free.sort()
+    for v in sizes:  # values no node here writes (none expected): their own block
+        if v not in offsets:
+            offsets[v], end = end, end + _round(max(sizes[v], 1))
+    return offsets, end
 
 
 def _array_layout_ok() -> bool:
