@@ -13,7 +13,7 @@ from typing import Sequence
 from llvmlite import ir
 
 from ..graph.basic import Apply, Variable
-from .registry import (ERROR_SLOTS, I8P, I32, I64, KERNEL_TYPE, Buf, KernelContext,
+from .registry import (HEADER_SLOTS, I8P, I32, I64, KERNEL_TYPE, Buf, KernelContext,
                        element_type, rule_for)
 
 
@@ -29,7 +29,7 @@ class Layout:
     def build(cls, variables: Sequence[Variable]) -> "Layout":
         slot: dict[Variable, int] = {}
         offset: dict[Variable, int] = {}
-        pos = ERROR_SLOTS
+        pos = HEADER_SLOTS
         for v in variables:
             if v in slot:
                 continue
@@ -76,7 +76,12 @@ def emit_kernel(module: ir.Module, node: Apply, index: int, layout: Layout) -> i
     b = ir.IRBuilder(entry)
     ins = [_load_buf(b, v, layout, ptrs, meta) for v in node.inputs]
     outs = [_load_buf(b, v, layout, ptrs, meta) for v in node.outputs]
-    ctx = KernelContext(module, node, index, fn, b, ins, outs, meta, ret_block)
+    def rebind(builder: ir.IRBuilder, ptrs_: ir.Value, meta_: ir.Value):
+        return ([_load_buf(builder, v, layout, ptrs_, meta_) for v in node.inputs],
+                [_load_buf(builder, v, layout, ptrs_, meta_) for v in node.outputs])
+
+    ctx = KernelContext(module, node, index, fn, b, ins, outs, meta, ret_block,
+                        rebind=rebind)
     rule(ctx)
     if not ctx.builder.block.is_terminated:
         ctx.builder.branch(ret_block)

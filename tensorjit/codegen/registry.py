@@ -5,7 +5,7 @@ The contract between the runtime and the kernels:
 - Every value the compiled program touches is a C-contiguous buffer with an index b.
   The entry point receives ``i8** ptrs`` (ptrs[b] = the data of buffer b) and
   ``i64* meta`` (the shapes of all buffers, at offsets fixed when the program is built;
-  meta[0:4] is the error record). Shapes are known per call, strides follow from them.
+  meta[0:4] is the error record, meta[4] the thread count). Shapes are known per call, strides follow from them.
 - A rule emits ONE kernel function ``i32 kernel(i8** ptrs, i64* meta)`` for one node:
   it loads its buffers' pointers and dims (static dims become constants), computes,
   and returns 0, or an error code after filling the error record (see ``fail``).
@@ -32,6 +32,9 @@ ERR_INDEX = 1      # an index out of range: value = the index, limit = the axis 
 ERR_SHAPE = 2      # a runtime shape mismatch: value/limit = the two sizes
 ERR_VALUE = 3      # a value error (e.g. empty max): value/limit as the rule documents
 ERROR_SLOTS = 4
+# meta[4]: how many threads a kernel may use (see parallel.py)
+THREADS_SLOT = 4
+HEADER_SLOTS = 5
 
 
 class Rule(Protocol):
@@ -110,6 +113,10 @@ class KernelContext:
     meta: ir.Value
     ret_block: ir.Block
     tag: dict = field(default_factory=dict)
+    # (builder, ptrs, meta) -> (inputs, outputs): the node's buffers loaded inside
+    # another function of the same signature prefix (e.g. a thread's loop body)
+    rebind: Callable[[ir.IRBuilder, ir.Value, ir.Value],
+                     tuple[list["Buf"], list["Buf"]]] | None = None
 
     def fail(self, code: int, value: ir.Value, limit: ir.Value) -> None:
         """Fill the error record and return ``code`` from the kernel (call in a branch)."""

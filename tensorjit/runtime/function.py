@@ -18,6 +18,7 @@ from ..graph.basic import (
     constant,
 )
 from ..graph.fg import FunctionGraph
+from ..printing.explain import snapshot
 from .args import InputSpec, coerce_dtype, describe_input
 from .evaluator import Program, evaluate
 from .shapecheck import axis_classes, check_axis_classes
@@ -53,7 +54,7 @@ class Function:
     def __init__(self, inputs: Sequence[Any], outputs: Any, updates: Any = None,
                  givens: Any = None, name: str | None = None, mode: str | None = None,
                  allow_input_downcast: bool = False, optimizer: str | None = "fast_run",
-                 exclude: Sequence[str] = ()) -> None:
+                 exclude: Sequence[str] = (), threads: int | None = None) -> None:
         self.name = name or "function"
         self.mode = mode or "py"
         if self.mode not in MODES:
@@ -83,10 +84,12 @@ class Function:
         self._defaults = [_frozen(spec.convert(i.value)) if i.has_default else _NO_DEFAULT
                           for spec, i in zip(self._specs, self.ins)]
         self._keywords = _keyword_table(self.ins)
-        self.rewrites = _optimize(self.fgraph, optimizer, exclude)
+        # The graph after each phase (cheap structural snapshots), for dump().
+        self.stages: dict[str, Any] = {"input": snapshot(self.fgraph)}
+        self.rewrites = _optimize(self.fgraph, optimizer, exclude, self.stages)
         if self.mode == "llvm":
             from .native import NativeProgram
-            self.program = NativeProgram(self.fgraph, self.name)
+            self.program = NativeProgram(self.fgraph, self.name, threads=threads)
             self.fallbacks: list = list(self.program.fallbacks)
         else:
             self.program = Program(self.fgraph, self.name)
@@ -135,6 +138,28 @@ class Function:
         if self._container is None:
             return outputs[0]
         return outputs if self._container is list else self._container(outputs)
+
+    def dump(self, stage: str = "final", **kwargs: Any) -> str:
+        """The debugprint text of the graph as it was after ``stage`` ("input", a phase
+        name such as "canonicalize", or "final"); kwargs go to ``debugprint``."""
+        from ..printing.explain import dump
+        return dump(self, stage, **kwargs)
+
+    def explain(self, show: bool = False, max_chars: int = 100) -> Any:
+        """The rewrites that fired, in order: name, phase, before -> after (pprint form);
+        printed too when ``show``."""
+        from ..printing.explain import explain
+        return explain(self, show=show, max_chars=max_chars)
+
+    def llvm_ir(self, kernel: int | str | None = None, optimized: bool = False) -> str:
+        """LLVM IR of one kernel (by index or name) or of the whole module (mode="llvm")."""
+        from ..printing.explain import llvm_ir
+        return llvm_ir(self, kernel, optimized=optimized)
+
+    def asm(self, kernel: int | str | None = None) -> str:
+        """Host assembly of one kernel (by index or name) or of all (mode="llvm")."""
+        from ..printing.explain import asm
+        return asm(self, kernel)
 
     def __repr__(self) -> str:
         return f"<tensorjit Function {self.name!r}: {self.fgraph}>"
@@ -199,7 +224,8 @@ def _check_input(v: Any, k: int) -> Variable:
     return v
 
 
-def _optimize(fg: FunctionGraph, optimizer: str | None, exclude: Sequence[str]):
+def _optimize(fg: FunctionGraph, optimizer: str | None, exclude: Sequence[str],
+              stages: dict[str, Any] | None = None):
     """Run the rewrite pipeline if the passes package provides one (the optimize hook)."""
     if optimizer is None:
         return []
@@ -208,13 +234,18 @@ def _optimize(fg: FunctionGraph, optimizer: str | None, exclude: Sequence[str]):
     if importlib.util.find_spec("tensorjit.passes.pipeline") is None:
         return []
     from ..passes.pipeline import optimize
-    return optimize(fg, optimizer=optimizer, exclude=tuple(exclude))
+
+    def on_phase(name: str, graph: FunctionGraph) -> None:
+        if stages is not None:
+            stages[name] = snapshot(graph)
+
+    return optimize(fg, optimizer=optimizer, exclude=tuple(exclude), on_phase=on_phase)
 
 
 def function(inputs: Sequence[Any], outputs: Any, updates: Any = None, givens: Any = None,
              name: str | None = None, mode: str | None = None,
              allow_input_downcast: bool = False, optimizer: str | None = "fast_run",
-             exclude: Sequence[str] = ()) -> Function:
+             exclude: Sequence[str] = (), threads: int | None = None) -> Function:
     """Compile outputs as a function of inputs.
 
     Parameters
@@ -235,6 +266,8 @@ def function(inputs: Sequence[Any], outputs: Any, updates: Any = None, givens: A
         float32).
     optimizer : "fast_run", "stabilize_only" or None.
     exclude : names of rewrites not to apply.
+    threads : how many threads large native kernels may use (mode="llvm"); default
+        ``TENSORJIT_NUM_THREADS`` or the cores this process may run on.
 
     Returns
     -------
@@ -243,7 +276,7 @@ def function(inputs: Sequence[Any], outputs: Any, updates: Any = None, givens: A
     """
     return Function(inputs, outputs, updates=updates, givens=givens, name=name, mode=mode,
                     allow_input_downcast=allow_input_downcast, optimizer=optimizer,
-                    exclude=exclude)
+                    exclude=exclude, threads=threads)
 
 
 OPERATORS["eval"] = lambda var, givens: evaluate([var], givens)[0]

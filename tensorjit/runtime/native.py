@@ -14,6 +14,7 @@ which only inputs, outputs and shared values change from call to call.
 from __future__ import annotations
 
 import ctypes
+import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -21,7 +22,8 @@ import numpy as np
 
 from ..codegen import cache, rules  # noqa: F401  (rules: registers the kernels)
 from ..codegen.program import Layout, build_module
-from ..codegen.registry import ERR_INDEX, ERR_SHAPE, ERROR_SLOTS, EXTERNAL_SYMBOLS, rule_for
+from ..codegen.registry import (ERR_INDEX, ERR_SHAPE, ERROR_SLOTS, EXTERNAL_SYMBOLS,
+                                THREADS_SLOT, rule_for)
 from ..graph.basic import Apply, Constant, SharedVariable, Variable
 from ..graph.fg import FunctionGraph
 from .evaluator import raise_op_error
@@ -68,8 +70,11 @@ class Step:
 class NativeProgram:
     """Runs an optimized FunctionGraph natively; same interface as evaluator.Program."""
 
-    def __init__(self, fg: FunctionGraph, name: str = "tj") -> None:
+    def __init__(self, fg: FunctionGraph, name: str = "tj", threads: int | None = None) -> None:
         self.fg = fg
+        self.threads = default_threads() if threads is None else int(threads)
+        if self.threads < 1:
+            raise ValueError(f"function(): threads must be >= 1, got {threads}")
         self.nodes = fg.toposort()
         self.plan_nodes, self.plan_reads_values = plan_time_nodes(fg, self.nodes)
         runtime = [(i, n) for i, n in enumerate(self.nodes) if n not in self.plan_nodes]
@@ -189,6 +194,7 @@ class Plan:
             for o, s in zip(node.outputs, inferred):
                 shapes[o] = tuple(int(d) for d in s)
         self.meta = np.zeros(layout.meta_size, dtype=np.int64)
+        self.meta[THREADS_SLOT] = prog.threads
         for v, off in layout.meta_offset.items():
             self.meta[off:off + v.ndim] = shapes[v]
         self.ptrs = np.zeros(len(layout.slot), dtype=np.uint64)
@@ -213,7 +219,9 @@ class Plan:
             self.views[v] = view
         self.keep = []
         for v, val in values.items():
-            if v in layout.slot and v not in per_call:
+            # a plan-time value that is also an output still needs its buffer for kernels
+            plan_output = v in outputs and v.owner is not None and v.owner in prog.plan_nodes
+            if v in layout.slot and (v not in per_call or plan_output):
                 arr = _contiguous(np.asarray(val, dtype=v.dtype))
                 self.keep.append(arr)
                 self.views[v] = arr
@@ -308,6 +316,24 @@ class Plan:
             raise ValueError(f"{node.op}: shape mismatch at run time, {value} vs {limit}"
                              f"{where}")
         raise ValueError(f"{node.op}: failed with code {code} ({value}, {limit}){where}")
+
+
+def default_threads() -> int:
+    """TENSORJIT_NUM_THREADS, else the cores this process may run on."""
+    env = os.environ.get("TENSORJIT_NUM_THREADS")
+    if env:
+        try:
+            value = int(env)
+        except ValueError:
+            raise ValueError(f"TENSORJIT_NUM_THREADS must be a positive integer, "
+                             f"got {env!r}") from None
+        if value < 1:
+            raise ValueError(f"TENSORJIT_NUM_THREADS must be >= 1, got {value}")
+        return value
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def assign_offsets(order: Sequence[Apply], sizes: dict[Variable, int]
