@@ -7,8 +7,10 @@ arithmetic, FMA, bit operations, selects and vectorizable ``llvm.*`` intrinsics,
 loop vectorizer turns the whole loop into SIMD code. Special values (+-0, +-inf,
 nan, denormals, overflow/underflow) follow NumPy.
 
-The algorithms live in ``mathlib_explog.py``, ``mathlib_trig.py`` and
-``mathlib_special.py``; this module is the registry and the public entry point.
+The algorithms live in ``mathlib_explog.py``, ``mathlib_trig.py`` (with the exact
+reduction modulo pi/2 of every finite argument in ``mathlib_reduce.py``),
+``mathlib_atrig.py`` and ``mathlib_special.py``; this module is the registry and the
+public entry point. No function calls libm or branches, for any input.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
+from tensorjit.codegen import mathlib_atrig as at
 from tensorjit.codegen import mathlib_explog as el
 from tensorjit.codegen import mathlib_special as sp
 from tensorjit.codegen import mathlib_trig as tr
@@ -42,8 +45,9 @@ def _entry(name: str, nargs: int, body, ulp32: float, ulp64: float) -> MathFunct
 
 
 # Max error in ulp that tests/codegen/test_mathlib.py asserts: the maximum measured over
-# ~800k arguments per function (dense sweep + random bit patterns), rounded up with a
-# margin. Functions composed of two roundings (e/(e+2), 1/(1+e), ...) sit at 2-3 ulp.
+# ~120k arguments per function (dense sweep + random bit patterns; sin/cos/tan also every
+# binade and huge float64 arguments against mpmath), rounded up with a margin. Functions
+# composed of two roundings (e/(e+2), 1/(1+e), ...) sit at 2-3 ulp.
 _FUNCTIONS: dict[str, MathFunction] = {
     f.name: f for f in (
         _entry("exp", 1, el.exp_body, 1.5, 1.5),
@@ -59,6 +63,10 @@ _FUNCTIONS: dict[str, MathFunction] = {
         _entry("sqrt", 1, el.sqrt_body, 0.5, 0.5),
         _entry("sin", 1, tr.sin_body, 1, 1.5),
         _entry("cos", 1, tr.cos_body, 1, 1.5),
+        _entry("tan", 1, tr.tan_body, 1, 2),
+        _entry("arcsin", 1, at.arcsin_body, 1, 1),
+        _entry("arccos", 1, at.arccos_body, 1, 1),
+        _entry("arctan", 1, at.arctan_body, 1, 1),
         _entry("erf", 1, sp.erf_body, 1, 1.5),
         _entry("pow", 2, sp.pow_body, 1, 2.5),
         _entry("sinh", 1, sp.sinh_body, 3, 3),

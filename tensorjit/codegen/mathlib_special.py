@@ -1,8 +1,10 @@
 """pow, erf, sinh and cosh as branch-free IR, built on the exp/log pieces.
 
 float32 pow and erf are evaluated in double and rounded once at the end, which makes
-them accurate to about half an ulp at the cost of half-width vectors. float64 pow
-carries log(x) as a double-double so y*log(x) keeps ~60 bits before exp.
+them accurate to about half an ulp at the cost of half-width vectors (float32 pow uses
+short log2/exp2 polynomials: double precision is far more than it needs). float64 pow
+carries log(x) as a double-double so y*log(x) keeps ~60 bits before exp. Special
+inputs of pow are handled by selects, not by a second evaluation.
 """
 
 from __future__ import annotations
@@ -36,6 +38,19 @@ ERFC_R_LONG = (0.9999997367599348, -1.1283756903328734, 0.9999781287042594,
                7.34347712614372e-08, -8.327359381072451e-09, 7.487868862573754e-10,
                -5.126973489021032e-11, 2.5073959690608267e-12, -7.791037549090411e-14,
                1.1544847188875441e-15)
+# sinh(x) = x + x^3 P(x^2) on |x| <= 1: relative error 2^-32.5 (f32), 2^-56.8 (f64).
+SINH_P32 = (0.16666666646842135, 0.00833333967591706, 0.00019838101968683888,
+            2.8062802582276946e-06)
+SINH_P64 = (0.16666666666666666, 0.008333333333333333, 0.00019841269841269773,
+            2.755731922404034e-06, 2.505210836405804e-08, 1.6059048396350562e-10,
+            7.646625361656657e-13, 2.8445264169895285e-15)
+# float32 pow: log2(1+f) = s Q(s^2), s = f/(2+f), s^2 <= (3-2 sqrt 2)^2: rel. err 2^-37.8;
+# 2^r for |r| <= 1/2: rel. err 2^-34.1.
+POW32_LOG2_Q = (2.885390081789987, 0.9617966734515485, 0.5770835660048659,
+                0.41167376623771057, 0.3407120415619086)
+POW32_EXP2_P = (0.9999999999595618, 0.6931471805568324, 0.24022651213498092,
+                0.055504109063258665, 0.009618025613318034, 0.0013333478473685416,
+                0.00015469729214118296, 1.5303700711365693e-05)
 # R(z) of the log in pow, degree 8 (absolute error 2^-60.6), see mathlib_explog.LOGD_R.
 POW_LOG_R = (0.0, 0.6666666666666666, 0.4000000000000624, 0.28571428569087254,
              0.2222222264658318, 0.18181775683016158, 0.15387089977262203,
@@ -74,27 +89,28 @@ def _half_exp_large(fp: FP, a: Value) -> Value:
     return fp.scale(el.exp_poly(fp, r), n_minus_1)
 
 
-def _large_threshold(fp: FP) -> float:
-    """|x| past which exp(-|x|) no longer changes sinh/cosh (e^-2x below 2^-(mant+2))."""
-    return fp.pick(9.0, 19.0)
-
-
 def sinh_body(fp: FP, x: Value) -> Value:
-    """sinh(x) = (E + E/(E+1))/2 with E = expm1(|x|) (no cancellation), exp(|x|)/2 beyond."""
+    """sinh(x) = x + x^3 P(x^2) for |x| < 1, else e - 1/(4e) with e = exp(|x|)/2 (one exp,
+    and no cancellation: 1/(4e) <= 0.14 e there)."""
     a = fp.abs(x)
-    e = el.expm1_body(fp, a)
-    moderate = fp.mul(fp.c(0.5), fp.add(e, fp.div(e, fp.add(e, fp.c(1.0)))))
-    large = _half_exp_large(fp, a)
-    y = fp.select(fp.gt(a, fp.c(_large_threshold(fp))), large, moderate)
-    return fp.copysign(y, x)  # nan propagates through expm1
+    small = fp.fma(fp.mul(a, fp.mul(a, a)), fp.poly(fp.mul(a, a), _sel_sinh(fp)), a)
+    half_e = _half_exp_large(fp, a)  # the clamp maps nan to a number: patched below
+    large = fp.sub(half_e, fp.div(fp.c(0.25), half_e))
+    y = fp.select(fp.lt(a, fp.c(1.0)), small, large)
+    y = fp.select(fp.isnan(x), x, y)
+    return fp.copysign(y, x)  # sinh(-0) = -0
+
+
+def _sel_sinh(fp: FP) -> tuple[float, ...]:
+    """The sinh polynomial for this precision."""
+    return SINH_P64 if fp.is64 else SINH_P32
 
 
 def cosh_body(fp: FP, x: Value) -> Value:
-    """cosh(x) = (e + 1/e)/2 with e = exp(|x|), exp(|x|)/2 beyond the threshold."""
-    a = fp.abs(x)
-    e = el.exp_body(fp, fp.select(fp.gt(a, fp.c(_large_threshold(fp))), fp.c(0.0), a))
-    moderate = fp.mul(fp.c(0.5), fp.add(e, fp.div(fp.c(1.0), e)))
-    y = fp.select(fp.gt(a, fp.c(_large_threshold(fp))), _half_exp_large(fp, a), moderate)
+    """cosh(x) = e + 1/(4e) with e = exp(|x|)/2: one exp, one division, overflow only
+    where cosh itself overflows (1/(4 inf) = 0)."""
+    half_e = _half_exp_large(fp, fp.abs(x))
+    y = fp.add(half_e, fp.div(fp.c(0.25), half_e))
     return fp.select(fp.isnan(x), x, y)
 
 
@@ -103,9 +119,11 @@ def _log_double_double(fd: FP, x: Value) -> tuple[Value, Value]:
     k, f = el.log_reduce(fd, x)
     # s = f / (2 + f) as a double-double: 2 + f itself may round, so carry its error.
     u_hi, u_lo = two_sum(fd, fd.c(2.0), f)
-    s_hi = fd.div(f, u_hi)
+    # One division: s_hi = f * (1/u_hi) is faithful, so its remainder is still exact.
+    inv = fd.div(fd.c(1.0), u_hi)
+    s_hi = fd.mul(f, inv)
     resid = fd.fma(fd.neg(s_hi), u_lo, fd.fma(fd.neg(s_hi), u_hi, f))
-    s_lo = fd.div(resid, u_hi)
+    s_lo = fd.mul(resid, inv)
     # log1p(f) = 2s + c1 s^3 + s^5 R2(s^2). The c1 s^3 term is ~1% of the result, so
     # it is formed as a double-double too; the rest is small enough for plain doubles.
     z_hi, z_lo = two_prod(fd, s_hi, s_hi)
@@ -123,11 +141,24 @@ def _log_double_double(fd: FP, x: Value) -> tuple[Value, Value]:
     return two_sum(fd, hi, small)
 
 
-def _pow_double(fd: FP, ax: Value, y: Value, extra_precision: bool) -> Value:
-    """|x|**y = exp(y log|x|) in double, carrying y*log|x| as hi + lo when asked."""
-    if not extra_precision:
-        return el.exp_body(fd, fd.mul(y, el.log_body(fd, ax)))
+def _regular(fd: FP, ax: Value) -> Value:
+    """0 < ax < inf (false for nan)."""
+    return fd.and_(fd.gt(ax, fd.c(0.0)), fd.lt(ax, fd.c(math.inf)))
+
+
+def _log_special(fd: FP, ax: Value) -> Value:
+    """log of a non-regular |x|: -inf at 0, else ax itself (inf -> inf, nan -> nan)."""
+    return fd.select(fd.eq(ax, fd.c(0.0)), fd.c(-math.inf), ax)
+
+
+def _pow_double(fd: FP, ax: Value, y: Value) -> Value:
+    """|x|**y = exp(y log|x|) in double, with y*log|x| carried as hi + lo (~2^-60).
+
+    Zero, infinite and nan |x| get log = -inf, inf, nan by a select; then an infinite
+    t = y log|x| gives 0 or inf through exp's clamp and a nan t gives nan, so the special
+    inputs cost a few selects (x = 1, y = 0 and signs are patched by the caller)."""
     log_hi, log_lo = _log_double_double(fd, ax)
+    log_hi = fd.select(_regular(fd, ax), log_hi, _log_special(fd, ax))
     t_hi, t_err = two_prod(fd, y, log_hi)
     lo, hi = el._exp_limits(fd)
     # Outside the clamp range the result is 0 or inf anyway; a huge t_lo would only
@@ -138,30 +169,40 @@ def _pow_double(fd: FP, ax: Value, y: Value, extra_precision: bool) -> Value:
     p = el.exp_poly(fd, r)
     p = fd.fma(p, t_lo, p)  # exp(r + t_lo) ~ exp(r) (1 + t_lo)
     result = fd.scale(p, fd.to_int(n))
-    # Zero, inf and nan inputs follow from the plain formula (log 0 = -inf etc.).
-    plain = el.exp_body(fd, fd.mul(y, el.log_body(fd, ax)))
-    finite_positive = fd.and_(fd.gt(ax, fd.c(0.0)), fd.lt(ax, fd.c(math.inf)))
-    regular = fd.and_(finite_positive, fd.lt(fd.abs(y), fd.c(math.inf)))
-    return fd.select(regular, result, plain)
+    return fd.select(fd.isnan(t_hi), t_hi, result)
+
+
+def _pow_single(fp: FP, ax: Value, y: Value) -> Value:
+    """|x|**y for float32 via double: 2^(y log2|x|). Relative errors: log2 2^-37.8
+    (times |t| <= ~150 before clamping), 2^r 2^-34, so the double result is good to
+    ~2^-31 and rounds once to float32."""
+    fd = fp.other(F64)
+    xd, yd = fd.ext(ax), fd.ext(y)
+    k, f = el.log_reduce(fd, xd)
+    s = fd.div(f, fd.add(fd.c(2.0), f))
+    log2_x = fd.fma(s, fd.poly_estrin(fd.mul(s, s), POW32_LOG2_Q), k)
+    log2_x = fd.select(_regular(fd, xd), log2_x, _log_special(fd, xd))
+    t = fd.mul(yd, log2_x)
+    n = fd.rint(fd.clamp(t, -200.0, 200.0))  # float32 over/underflows far inside
+    r = fd.sub(fd.clamp(t, -200.0, 200.0), n)  # exact
+    y_d = fd.mul(fd.poly_estrin(r, POW32_EXP2_P), fd.pow2i(fd.to_int(n)))
+    y_d = fd.select(fd.isnan(t), t, y_d)
+    return fd.narrow(y_d)
 
 
 def pow_body(fp: FP, x: Value, y: Value) -> Value:
     """x**y with the IEEE/C99 special cases np.power follows."""
-    fd = fp.other(F64)
     ax = fp.abs(x)
-    if fp.is64:
-        mag = _pow_double(fd, ax, y, extra_precision=True)
-    else:
-        mag = fd.narrow(_pow_double(fd, fd.ext(ax), fd.ext(y), extra_precision=False))
+    mag = _pow_double(fp, ax, y) if fp.is64 else _pow_single(fp, ax, y)
     y_int = fp.eq(fp.floor(y), y)  # true for +-inf, false for nan
     half_y = fp.mul(y, fp.c(0.5))
-    y_odd = fp.and_(y_int, fp.not_(fp.eq(fp.floor(half_y), half_y)))
+    y_odd = fp.and_(y_int, fp.b.fcmp_unordered("!=", fp.floor(half_y), half_y))
     out = fp.select(fp.and_(fp.signbit(x), y_odd), fp.neg(mag), mag)
-    # A finite negative base to a finite non-integer power has no real value.
-    negative_finite = fp.and_(fp.lt(x, fp.c(0.0)), fp.gt(x, fp.c(-math.inf)))
-    no_real = fp.and_(negative_finite, fp.and_(fp.not_(y_int), fp.not_(fp.isinf(y))))
-    out = fp.select(fp.and_(no_real, fp.not_(fp.isnan(y))), fp.c(math.nan), out)
-    one = fp.c(1.0)
-    out = fp.select(fp.and_(fp.eq(x, fp.c(-1.0)), fp.isinf(y)), one, out)
-    out = fp.select(fp.eq(x, one), one, out)  # 1**y = 1 even for nan y
-    return fp.select(fp.eq(y, fp.c(0.0)), one, out)  # x**0 = 1 even for nan x
+    # A finite negative base to a non-integer power has no real value (nan y: nan too).
+    no_real = fp.and_(fp.and_(fp.lt(x, fp.c(0.0)), fp.gt(x, fp.c(-math.inf))),
+                      fp.not_(y_int))
+    out = fp.select(no_real, fp.c(math.nan), out)
+    # 1**y = 1 (even for nan y), x**0 = 1 (even for nan x), (-1)**+-inf = 1.
+    is_one = fp.or_(fp.eq(x, fp.c(1.0)), fp.eq(y, fp.c(0.0)))
+    is_one = fp.or_(is_one, fp.and_(fp.eq(ax, fp.c(1.0)), fp.isinf(y)))
+    return fp.select(is_one, fp.c(1.0), out)

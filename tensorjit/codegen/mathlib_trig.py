@@ -1,28 +1,18 @@
-"""sin and cos: Cody-Waite reduction by pi/2 plus minimax polynomials, branch-free for
-|x| <= REDUCTION_LIMIT; larger |x|, inf and nan take a rarely-taken branch to libm.
-
-The fast path covers every argument a typical program produces and vectorizes (the
-loop vectorizer if-converts the branch and scalarizes the predicated libm call, which
-only runs for the huge lanes). Exact reduction of huge arguments (Payne-Hanek) is
-left to libm on purpose: it needs many more bits of 2/pi than fit in this path.
-float32 is evaluated in double precision: the reduction and polynomial error then
-vanish below float32 rounding, at about the cost of the wider vectors.
+"""sin, cos and tan: reduction modulo pi/2 (``mathlib_reduce``: exact for every finite
+argument, branch-free) plus minimax polynomials. No libm call, no branch: the loop
+vectorizes for any input. float32 is evaluated in double precision, so the reduction
+and polynomial errors vanish below float32 rounding.
 """
 
 from __future__ import annotations
+
+import math
 
 from llvmlite import ir
 
 from tensorjit.codegen.irutils import F64
 from tensorjit.codegen.mathlib_base import FP, Value, two_sum
-
-TWO_OVER_PI = 0.63661977236758134308
-# pi/2 in four parts (fdlibm's split): the first three have 33 significant bits, so
-# n * PIO2_k is exact for n < 2^20 and the leading subtractions cancel exactly.
-PIO2 = (1.57079632673412561417e+00, 6.07710050630396597660e-11,
-        2.02226624871116645580e-21, 8.47842766036889956997e-32)
-# n < 2^20 keeps the products above exact; beyond it we call libm.
-REDUCTION_LIMIT = 1.0e6
+from tensorjit.codegen.mathlib_reduce import reduce_f32, reduce_f64
 
 # sin(r) = r + r^3 S(r^2), cos(r) = 1 - r^2/2 + r^4 C(r^2) on |r| <= pi/4, fitted by us
 # (weighted least squares + Lawson, mpmath). Relative errors: the short pair (used for
@@ -39,21 +29,6 @@ COS_LONG = (0.041666666666666664, -0.0013888888888888872, 2.480158730157055e-05,
             4.7377503876103864e-14)
 
 
-def _reduce(fd: FP, x: Value) -> tuple[Value, Value, Value]:
-    """Return (quadrant as i64, r, lo) with x = n*pi/2 + r + lo, |r| <= pi/4 (|x| <= limit).
-
-    When r is tiny (x near a multiple of pi/2) each subtraction cancels and is exact;
-    otherwise it rounds, and TwoSum keeps the rounding errors in ``lo``, so r + lo is
-    good to far more than 53 bits either way."""
-    n = fd.rint(fd.mul(x, fd.c(TWO_OVER_PI)))
-    minus_n = fd.neg(n)
-    r1 = fd.fma(minus_n, fd.c(PIO2[0]), x)  # exact
-    hi, err1 = two_sum(fd, r1, fd.mul(minus_n, fd.c(PIO2[1])))
-    hi, err2 = two_sum(fd, hi, fd.mul(minus_n, fd.c(PIO2[2])))
-    lo = fd.fma(minus_n, fd.c(PIO2[3]), fd.add(err1, err2))
-    return fd.to_int(n), hi, lo
-
-
 def _sin_cos_poly(fd: FP, r: Value, lo: Value, short: bool) -> tuple[Value, Value]:
     """Return (sin(r + lo), cos(r + lo)) for |r| <= pi/4 and |lo| << ulp(r)."""
     z = fd.mul(r, r)
@@ -68,11 +43,28 @@ def _sin_cos_poly(fd: FP, r: Value, lo: Value, short: bool) -> tuple[Value, Valu
     return sin_r, fd.add(fd.c(1.0), cos_tail)
 
 
-def _fast_sin_cos(fp: FP, x: Value, phase: int) -> Value:
-    """sin (phase 0) or cos (phase 1) of x for |x| <= limit, in double for float32."""
+def _reduce(fp: FP, x: Value) -> tuple[FP, Value, Value, Value]:
+    """(double FP, quadrant i64, r, lo) with |x| = quadrant*pi/2 + r + lo (mod 2 pi)."""
     fd = fp.other(F64)
-    xd = x if fp.is64 else fd.ext(x)
-    quadrant, r, lo = _reduce(fd, xd)
+    if fp.is64:
+        quadrant, r, lo = reduce_f64(fd, fp.abs(x))
+    else:
+        quadrant, r, lo = reduce_f32(fd, fp.bits(fp.abs(x)))
+    return fd, quadrant, r, lo
+
+
+def _finish(fp: FP, fd: FP, x: Value, y: Value, odd: bool) -> Value:
+    """Round to fp, restore the sign for odd functions, and map inf/nan to nan."""
+    y = y if fp.is64 else fd.narrow(y)
+    if odd:  # f(-x) = -f(x), also f(-0) = -0
+        y = fp.select(fp.signbit(x), fp.neg(y), y)
+    finite = fp.lt(fp.abs(x), fp.c(math.inf))
+    return fp.select(finite, y, fp.c(math.nan))
+
+
+def _sin_or_cos(fp: FP, x: Value, phase: int) -> Value:
+    """sin (phase 0) or cos (phase 1) of x, for |x| and then the symmetry."""
+    fd, quadrant, r, lo = _reduce(fp, x)
     sin_r, cos_r = _sin_cos_poly(fd, r, lo, short=not fp.is64)
     q = fd.b.add(quadrant, ir.Constant(fd.it, phase))
     # Quadrant q: sin(x) = [sin r, cos r, -sin r, -cos r][q mod 4].
@@ -80,45 +72,50 @@ def _fast_sin_cos(fp: FP, x: Value, phase: int) -> Value:
     negate = fd.b.trunc(fd.b.lshr(q, ir.Constant(fd.it, 1)), ir.IntType(1))
     y = fd.select(use_cos, cos_r, sin_r)
     y = fd.select(negate, fd.neg(y), y)
-    return y if fp.is64 else fd.narrow(y)
-
-
-def _libm(fp: FP, name: str) -> ir.Function:
-    """Declare libm's scalar ``name``/``namef`` as a pure function."""
-    symbol = name if fp.is64 else name + "f"
-    module = fp.b.module
-    if symbol in module.globals:
-        return module.globals[symbol]
-    fn = ir.Function(module, ir.FunctionType(fp.t, [fp.t]), name=symbol)
-    # Pure for our purposes (we never read errno), so LLVM may if-convert around it.
-    fn.attributes.add("nounwind")
-    fn.attributes.add("readnone")
-    return fn
-
-
-def _sin_or_cos(fp: FP, x: Value, phase: int, libm_name: str) -> Value:
-    """Fast branch-free path, or libm for |x| > limit, inf and nan (rare)."""
-    rare = fp.b.fcmp_unordered(">", fp.abs(x), fp.c(REDUCTION_LIMIT))
-    # The fast path must never see inf/nan: fptosi of those is poison.
-    fast = _fast_sin_cos(fp, fp.select(rare, fp.c(0.0), x), phase)
-    entry = fp.b.basic_block
-    with fp.b.if_then(rare, likely=False):
-        slow = fp.b.call(_libm(fp, libm_name), [x])
-        slow_block = fp.b.basic_block
-    result = fp.b.phi(fp.t)
-    result.add_incoming(fast, entry)
-    result.add_incoming(slow, slow_block)
-    if phase == 0:  # sin(-0) = -0: the reduction x - n*pi/2 turns -0 into +0
-        return fp.select(fp.eq(x, fp.c(0.0)), x, result)
-    return result
+    return _finish(fp, fd, x, y, odd=phase == 0)
 
 
 def sin_body(fp: FP, x: Value) -> Value:
     """sin(x)."""
-    return _sin_or_cos(fp, x, 0, "sin")
+    return _sin_or_cos(fp, x, 0)
 
 
 def cos_body(fp: FP, x: Value) -> Value:
     """cos(x)."""
-    return _sin_or_cos(fp, x, 1, "cos")
+    return _sin_or_cos(fp, x, 1)
 
+
+def _sin_cos_parts(fd: FP, r: Value, lo: Value) -> tuple[Value, Value, Value, Value]:
+    """sin(r + lo) = s_hi + s_lo and cos(r + lo) = c_hi + c_lo (double-doubles)."""
+    z = fd.mul(r, r)
+    sin_tail = fd.fma(fd.mul(z, r), fd.poly(z, SIN_LONG), fd.fma(fd.c(-0.5), fd.mul(z, lo), lo))
+    first_order = fd.fma(fd.neg(r), lo, fd.mul(fd.c(-0.5), z))
+    cos_tail = fd.fma(fd.mul(z, z), fd.poly(z, COS_LONG), first_order)
+    s_hi, s_lo = two_sum(fd, r, sin_tail)
+    c_hi, c_lo = two_sum(fd, fd.c(1.0), cos_tail)
+    return s_hi, s_lo, c_hi, c_lo
+
+
+def _dd_div(fd: FP, a_hi: Value, a_lo: Value, b_hi: Value, b_lo: Value) -> Value:
+    """(a_hi + a_lo) / (b_hi + b_lo) to about 2^-104 relative, rounded once to double."""
+    q = fd.div(a_hi, b_hi)
+    resid = fd.fma(fd.neg(q), b_hi, a_hi)  # exact
+    resid = fd.add(resid, fd.fma(fd.neg(q), b_lo, a_lo))
+    return fd.add(q, fd.div(resid, b_hi))
+
+
+def tan_body(fp: FP, x: Value) -> Value:
+    """tan(x) = sin r / cos r (even quadrant) or -cos r / sin r (odd), divided in
+    double-double so the quotient rounds once."""
+    fd, quadrant, r, lo = _reduce(fp, x)
+    odd = fd.b.trunc(quadrant, ir.IntType(1))
+    if not fp.is64:  # double carries ~2^-37 relative error here: plenty for float32
+        sin_r, cos_r = _sin_cos_poly(fd, r, lo, short=True)
+        y = fd.div(fd.select(odd, cos_r, sin_r), fd.select(odd, sin_r, cos_r))
+        return _finish(fp, fd, x, fd.select(odd, fd.neg(y), y), odd=True)
+    s_hi, s_lo, c_hi, c_lo = _sin_cos_parts(fd, r, lo)
+    num_hi, num_lo = fd.select(odd, c_hi, s_hi), fd.select(odd, c_lo, s_lo)
+    den_hi, den_lo = fd.select(odd, s_hi, c_hi), fd.select(odd, s_lo, c_lo)
+    y = _dd_div(fd, num_hi, num_lo, den_hi, den_lo)
+    y = fd.select(odd, fd.neg(y), y)
+    return _finish(fp, fd, x, y, odd=True)

@@ -29,6 +29,7 @@ from tensorjit.codegen.mathlib import (
     math_function_info,
     math_function_name,
 )
+from tensorjit.codegen.mathlib_reduce import two_over_pi_bits
 
 DTYPES = ("float32", "float64")
 # np.longdouble must be wider than float64 to serve as the float64 reference.
@@ -45,6 +46,7 @@ REFERENCES = {
     "log10": np.log10, "log1p": np.log1p, "tanh": np.tanh, "sqrt": np.sqrt, "sin": np.sin,
     "cos": np.cos, "sinh": np.sinh, "cosh": np.cosh, "sigmoid": _sigmoid,
     "softplus": lambda x: np.logaddexp(np.zeros_like(x), x), "erf": scipy.special.erf,
+    "tan": np.tan, "arcsin": np.arcsin, "arccos": np.arccos, "arctan": np.arctan,
 }
 NUMPY_UFUNCS = set(REFERENCES) - {"sigmoid", "softplus", "erf"}
 # Dense sweep range per function (the random bit patterns cover everything else).
@@ -53,11 +55,13 @@ SWEEPS = {
     "log2": (0, 50), "log10": (0, 50), "log1p": (-1, 20), "tanh": (-12, 12),
     "sqrt": (0, 100), "sin": (-20, 20), "cos": (-20, 20), "sinh": (-90, 90),
     "cosh": (-90, 90), "sigmoid": (-110, 110), "softplus": (-110, 110), "erf": (-7, 7),
+    "tan": (-20, 20), "arcsin": (-1, 1), "arccos": (-1, 1), "arctan": (-5, 5),
 }
 SPECIALS = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 0.5, -0.5, 2.0, 1e-30, -1e-30,
             1e-40, -1e-40, 5e-324, -5e-324, 88.72283, 88.7229, 89.0, -87.3, -103.97, -104.0,
             -745.2, 709.78, 709.79, 710.0, 20.0, -20.0, 1e6, -1e6, 1e30, -1e30, 3e38, -3e38,
-            1e300, -1e300, 1.7e308, -1.7e308]
+            1e300, -1e300, 1.7e308, -1.7e308, 0.41421356, 2.4142137, 0.75, -0.75,
+            1.0000001, -1.0000001, 1e15, 1e22, 2.0 ** 19, 1.1e6, -1.1e6, 2.0 ** 52]
 
 
 def _random_bits(rng: np.random.Generator, dtype: str, count: int) -> np.ndarray:
@@ -190,6 +194,54 @@ def test_pow_accuracy(dtype: str) -> None:
     assert error <= _bound("pow", dtype), f"pow {dtype}: max error {error:.3f} ulp"
 
 
+# Huge float64 arguments of sin/cos/tan: exact reduction needed. The first is the
+# double closest to a multiple of pi/2 (x mod pi/2 ~ 2^-61, Muller's worst case).
+HUGE_TRIG = [6381956970095103 * 2.0 ** 797, 5233529336819550 * 2.0 ** 121,
+             2.0 ** 1023, 1.7976931348623157e308, 1e22, 1e300, 123456789.0e100, 7.0e15]
+
+
+@pytest.mark.parametrize("name", ["sin", "cos", "tan"])
+def test_trig_huge_float64_against_mpmath(name: str) -> None:
+    """sin/cos/tan of huge doubles (reduction modulo pi/2 with ~1200 bits of 2/pi)."""
+    rng = np.random.default_rng(5)
+    x = np.concatenate([HUGE_TRIG, -np.array(HUGE_TRIG),
+                        np.exp(rng.uniform(np.log(1e6), np.log(1.7e308), 3000))])
+    got = math_kernel(name, "float64")(x)
+    mpmath.mp.prec = 200  # mpmath reduces exactly given enough working precision
+    exact = [getattr(mpmath, name)(mpmath.mpf(float(v))) for v in x]
+    ref = np.array([np.longdouble(float(e)) + float(e - float(e)) for e in exact])
+    mpmath.mp.prec = 53
+    error = max_ulp_error(got, ref, "float64")
+    assert error <= _bound(name, "float64"), f"{name}: max error {error:.3f} ulp"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["sin", "cos", "tan"])
+def test_trig_many_float32_exponents(name: str, dtype: str) -> None:
+    """Every binade up to the largest float: the reduction tables cover each exponent."""
+    finfo = np.finfo(dtype)
+    exponents = np.arange(finfo.minexp - finfo.nmant, finfo.maxexp, dtype=np.float64)
+    rng = np.random.default_rng(7)
+    x = (np.ldexp(rng.uniform(1, 2, (40, exponents.size)), exponents.astype(int))).ravel()
+    x = x[np.isfinite(x.astype(dtype))].astype(dtype)
+    high = np.float64 if dtype == "float32" else np.longdouble
+    if dtype == "float64" and not HAVE_LONG_DOUBLE:
+        pytest.skip("needs x87 long double as the float64 reference")
+    ref = REFERENCES[name](x.astype(high))
+    got = math_kernel(name, dtype)(x)
+    assert_same_class(got, _round(ref, dtype), x, _bound(name, dtype))
+    error = max_ulp_error(got, ref, dtype)
+    assert error <= _bound(name, dtype), f"{name} {dtype}: max error {error:.3f} ulp"
+
+
+def test_two_over_pi_bits_match_mpmath() -> None:
+    """The table of 2/pi bits (computed from Machin's formula) is right to the last bit."""
+    mpmath.mp.prec = 1500
+    expected = int(mpmath.floor(2 / mpmath.pi * mpmath.mpf(2) ** 1400))
+    mpmath.mp.prec = 53
+    assert two_over_pi_bits(1400) == expected
+
+
 def test_every_registered_function_is_tested() -> None:
     """A new math function must get a reference and a sweep range here."""
     assert set(available_functions()) == set(REFERENCES) | {"pow"}
@@ -202,11 +254,14 @@ def _host_has_simd() -> bool:
 
 
 @pytest.mark.skipif(not _host_has_simd(), reason="CPU has neither AVX2 nor AVX-512")
-@pytest.mark.parametrize("name", ["exp", "log", "sin"])
-def test_loop_kernel_is_vectorized(name: str) -> None:
-    """The float32 loop kernel's assembly uses packed vector registers."""
-    asm = math_kernel(name, "float32").module.asm()
-    assert re.search(r"%[yz]mm\d+", asm), asm[:2000]
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(set(REFERENCES) | {"pow"}))
+def test_loop_kernel_is_vectorized(name: str, dtype: str) -> None:
+    """Every kernel's assembly uses packed vector arithmetic and calls nothing (no libm)."""
+    asm = math_kernel(name, dtype).module.asm()
+    suffix = "ps" if dtype == "float32" else "pd"
+    assert re.search(rf"v\w+{suffix}\s+[^\n]*%[yz]mm\d+", asm), asm[:2000]
+    assert not re.search(r"\bcall", asm), "a math kernel calls out of line"
 
 
 def test_math_function_is_internal_and_inlined() -> None:
