@@ -125,13 +125,13 @@ class _Reduce(Op):
     def infer_shape(self, node, input_shapes, input_values=()):
         return [reduced_shape(tuple(input_shapes[0]), self.axis, self.keepdims)]
 
-    def _check_not_empty(self, x: np.ndarray) -> None:
+    def _check_not_empty(self, shape: tuple) -> None:
         """NumPy's extremum of no elements is undefined; say so in our words."""
         for a in self.axis:
-            if x.shape[a] == 0:
+            if shape[a] == 0:
                 raise ValueError(
                     f"{self.fname}(): cannot reduce over an empty axis: the input has shape "
-                    f"{shape_str(x.shape)} with length 0 on axis {a}, and the {self.fname} of "
+                    f"{shape_str(shape)} with length 0 on axis {a}, and the {self.fname} of "
                     f"no elements is undefined")
 
 
@@ -222,9 +222,13 @@ class _Extremum(_Reduce):
 
     def perform(self, node, inputs):
         (x,) = inputs
-        self._check_not_empty(x)
+        self._check_not_empty(x.shape)
         reduce = np.max if isinstance(self, Max) else np.min
         return [np.asarray(reduce(x, axis=self.axis, keepdims=self.keepdims))]
+
+    def check_runtime_shapes(self, node, input_shapes) -> None:
+        """Raise before a native kernel runs: an empty axis has no extremum."""
+        self._check_not_empty(tuple(input_shapes[0]))
 
     def _weights(self, x: Variable, out: Variable) -> Variable:
         """1/(number of ties) where x attains the extremum of its group, else 0."""
@@ -320,13 +324,18 @@ class _ArgExtremum(Op):
                              f"{x.ndim}-d input {x.describe()}")
         return Apply(self, [x], [TensorType("int64", self._out_shape(x.type.shape))])
 
-    def perform(self, node, inputs):
-        (x,) = inputs
-        empty = x.size == 0 if self.axis is None else x.shape[self.axis] == 0
+    def check_runtime_shapes(self, node, input_shapes) -> None:
+        """Raise (also before a native kernel runs) when the searched axis is empty."""
+        shape = tuple(input_shapes[0])
+        empty = 0 in shape if self.axis is None else shape[self.axis] == 0
         if empty:
             where = "input" if self.axis is None else f"axis {self.axis}"
-            raise ValueError(f"{self.fname}(): the {where} of shape {shape_str(x.shape)} is "
+            raise ValueError(f"{self.fname}(): the {where} of shape {shape_str(shape)} is "
                              f"empty, and an empty sequence has no {self.fname[3:]}imum")
+
+    def perform(self, node, inputs):
+        (x,) = inputs
+        self.check_runtime_shapes(node, [x.shape])
         find = np.argmax if isinstance(self, Argmax) else np.argmin
         out = find(x, axis=self.axis, keepdims=self.keepdims)
         return [np.asarray(out, dtype="int64")]
