@@ -24,6 +24,8 @@ STYLES: dict[str, dict[str, str]] = {
     "op": {"shape": "box", "style": "filled", "fillcolor": "#ffffff"},
     "grad_op": {"shape": "box", "style": "filled,dashed", "fillcolor": "#fdd0a2"},
     "fused": {"shape": "box", "style": "filled,bold", "fillcolor": "#dadaeb"},
+    "fused_grad": {"shape": "box", "style": "filled,bold,dashed", "fillcolor": "#dadaeb",
+                   "color": "#e6550d"},
     "output": {"shape": "doubleoctagon", "style": "filled", "fillcolor": "#fee391"},
     "update": {"shape": "doubleoctagon", "style": "filled", "fillcolor": "#fcbba1"},
 }
@@ -55,10 +57,18 @@ class GraphSource:
             self.labels = [v.name or f"out {k}" for k, v in enumerate(self.outputs)]
 
 
+def fused_expression(node: Apply) -> str | None:
+    """The inner scalar expression of a fused kernel (Elemwise of a Composite), if any."""
+    inner = getattr(node.op, "scalar_op", node.op)
+    expr = getattr(inner, "expression", None)
+    return expr() if callable(expr) else expr
+
+
 def node_kind(node: Apply) -> str:
-    if type(node.op).__name__.startswith("Fused") or hasattr(node.op, "expression"):
-        return "fused"
-    return "grad_op" if node.tag.get(GRAD_TAG) else "op"
+    grad = bool(node.tag.get(GRAD_TAG))
+    if type(node.op).__name__.startswith("Fused") or fused_expression(node):
+        return "fused_grad" if grad else "fused"
+    return "grad_op" if grad else "op"
 
 
 def leaf_kind(v: Variable) -> str:
@@ -68,11 +78,10 @@ def leaf_kind(v: Variable) -> str:
 
 
 def op_label(node: Apply) -> str:
-    label = str(node.op)
-    expr = getattr(node.op, "expression", None)
+    expr = fused_expression(node)
     if expr:
-        label += f"\n{expr}"
-    return label
+        return f"fused {type(node.op).__name__}\n{expr}"
+    return str(node.op)
 
 
 def to_networkx(obj: Any) -> nx.MultiDiGraph:
@@ -98,8 +107,11 @@ def to_networkx(obj: Any) -> nx.MultiDiGraph:
     for node in toposort(src.outputs, blockers=src.inputs):
         g.add_node(nid(node), kind=node_kind(node), label=op_label(node),
                    details=_node_details(node))
-        for v in node.inputs:
-            g.add_edge(source_of(v), nid(node), label=_edge_label(v), index=v.index or 0)
+        fused = fused_expression(node) is not None
+        for k, v in enumerate(node.inputs):
+            # A fused kernel's expression names its inputs i0, i1, ...: so do its edges.
+            label = f"i{k}: {_edge_label(v)}" if fused else _edge_label(v)
+            g.add_edge(source_of(v), nid(node), label=label, index=v.index or 0)
     for k, (v, label) in enumerate(zip(src.outputs, src.labels)):
         out_id = f"out{k}"
         kind = "update" if label.startswith("update") else "output"

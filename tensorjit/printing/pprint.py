@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import MISSING, fields
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from ..graph.basic import Apply, Constant, SharedVariable, Variable
 
 # Binary infix operators: scalar op name -> (symbol, precedence). Higher binds tighter.
@@ -43,7 +41,16 @@ def _paren(arg: tuple[str, int], prec: int, right: bool = False) -> str:
 
 @rule("Elemwise")
 def _elemwise(node: Apply, args: list[tuple[str, int]]) -> tuple[str, int]:
-    name = node.op.scalar_op.fname
+    scalar_op = node.op.scalar_op
+    if hasattr(scalar_op, "entries") and hasattr(scalar_op, "expression"):
+        return f"fused({composite_text(scalar_op, args)[0]})", ATOM
+    return scalar_text(scalar_op, args, node.outputs[0].dtype)
+
+
+def scalar_text(scalar_op: Any, args: list[tuple[str, int]],
+                out_dtype: str) -> tuple[str, int]:
+    """Text and precedence of one scalar op applied to already formatted arguments."""
+    name = scalar_op.fname
     if name in INFIX and len(args) == 2:
         sym, prec = INFIX[name]
         right_assoc = name == "pow"
@@ -55,9 +62,22 @@ def _elemwise(node: Apply, args: list[tuple[str, int]]) -> tuple[str, int]:
         return (f"-({inner})" if inner.startswith("-") else f"-{inner}"), UNARY_PREC
     if name == "logical_not":
         return f"~{_paren(args[0], UNARY_PREC)}", UNARY_PREC
-    if name.startswith("cast"):
-        return f"{_paren(args[0], ATOM)}.astype({node.outputs[0].dtype})", ATOM
+    if name.startswith("cast") or type(scalar_op).__name__ == "Cast":
+        return f"{_paren(args[0], ATOM)}.astype({out_dtype})", ATOM
     return f"{name}({', '.join(a for a, _ in args)})", ATOM
+
+
+def composite_text(comp: Any, args: list[tuple[str, int]]) -> tuple[str, int]:
+    """A fused Composite's inner expression with its inputs replaced by ``args``."""
+    texts = list(args)
+    for op, refs in comp.entries:
+        if not hasattr(op, "fname"):  # a ScalarConstant literal
+            text = str(op)
+            texts.append((text, UNARY_PREC if text.startswith("-") else ATOM))
+            continue
+        out_dtype = getattr(op, "dtype", "") or ""
+        texts.append(scalar_text(op, [texts[r] for r in refs], out_dtype))
+    return texts[comp.output]
 
 
 @rule("Dot", "MatMul", "BatchedDot", "Matmul")
@@ -76,8 +96,81 @@ def _dimshuffle(node: Apply, args: list[tuple[str, int]]) -> tuple[str, int]:
     order = node.op.new_order
     if order == tuple(reversed(range(len(order)))) and "x" not in order:
         return f"{_paren(args[0], ATOM)}.T", ATOM
-    inner = ", ".join(str(a) for a in order)
+    inner = ", ".join(repr(a) for a in order)
     return f"{_paren(args[0], ATOM)}.dimshuffle({inner})", ATOM
+
+
+@rule("ShapeI")
+def _shape_i(node: Apply, args: list[tuple[str, int]]) -> tuple[str, int]:
+    return f"shape({args[0][0]})[{node.op.i}]", ATOM
+
+
+@rule("MakeVector")
+def _make_vector(node: Apply, args: list[tuple[str, int]]) -> tuple[str, int]:
+    return f"[{', '.join(a for a, _ in args)}]", ATOM
+
+
+def format_key(idx_list: Sequence[tuple], index_args: list[tuple[str, int]]) -> str:
+    """An indexing op's key as NumPy writes it, symbolic parts filled from index_args."""
+    it = iter(index_args)
+
+    def part(p: Any) -> str:
+        if p is None:
+            return ""
+        return next(it)[0] if p == "?" else str(p)
+
+    out = []
+    for entry in idx_list:
+        kind = entry[0]
+        if kind == "newaxis":
+            out.append("None")
+        elif kind == "int":
+            out.append(part(entry[1]))
+        elif kind in ("array", "mask"):
+            out.append(next(it)[0])
+        else:
+            start, stop, step = (part(p) for p in entry[1:])
+            out.append(f"{start}:{stop}" + (f":{step}" if step else ""))
+    return ", ".join(out) if out else "..."
+
+
+@rule("Subtensor", "AdvancedSubtensor")
+def _subtensor(node: Apply, args: list[tuple[str, int]]) -> tuple[str, int]:
+    return f"{_paren(args[0], ATOM)}[{format_key(node.op.idx_list, args[1:])}]", ATOM
+
+
+@rule("IncSubtensor", "AdvancedIncSubtensor")
+def _inc_subtensor(node: Apply, args: list[tuple[str, int]]) -> tuple[str, int]:
+    fname = "set_subtensor" if node.op.set_instead_of_inc else "inc_subtensor"
+    target = f"{_paren(args[0], ATOM)}[{format_key(node.op.idx_list, args[2:])}]"
+    return f"{fname}({target}, {args[1][0]})", ATOM
+
+
+@rule("Reshape")
+def _reshape(node: Apply, args: list[tuple[str, int]]) -> tuple[str, int]:
+    shape = args[1][0]
+    if shape.startswith("[") and shape.endswith("]"):
+        shape = f"({shape[1:-1]}{',' if node.op.ndim == 1 else ''})"
+    return f"{_paren(args[0], ATOM)}.reshape({shape})", ATOM
+
+
+@rule("Softmax", "LogSoftmax", "LogSumExp")
+def _axes_op(node: Apply, args: list[tuple[str, int]]) -> tuple[str, int]:
+    # The default axis (the last one; all axes for logsumexp) is not written.
+    op, ndim = node.op, node.inputs[0].ndim
+    default = tuple(range(ndim)) if type(op).__name__ == "LogSumExp" else (ndim - 1,)
+    params = [] if tuple(op.axis) == default or ndim == 0 else [f"axis={_short(op.axis)}"]
+    if getattr(op, "keepdims", False):
+        params.append("keepdims=True")
+    return f"{op.fname}({', '.join([args[0][0]] + params)})", ATOM
+
+
+@rule("ARange")
+def _arange(node: Apply, args: list[tuple[str, int]]) -> tuple[str, int]:
+    start, stop, step = (a for a, _ in args)
+    if step == "1":
+        return (f"arange({stop})" if start == "0" else f"arange({start}, {stop})"), ATOM
+    return f"arange({start}, {stop}, {step})", ATOM
 
 
 def _generic(node: Apply, args: list[tuple[str, int]]) -> tuple[str, int]:
@@ -123,7 +216,7 @@ def leaf_text(v: Variable) -> str:
             value = data.item()
             return repr(value) if not isinstance(value, float) else f"{value:g}"
         if data.size <= 4:
-            return np.array2string(data, separator=", ")
+            return str(data.tolist())
         return f"<{v.type}>"
     if v.name:
         return v.name
@@ -149,6 +242,43 @@ def pprint_terms(outputs: Sequence[Variable]) -> list[str]:
         return result
 
     return [_iterative_show(o, show, memo) for o in outputs]
+
+
+ELIDED = "…"
+
+
+def pprint_limited(var: Variable, max_depth: int) -> str:
+    """The one-line form with subexpressions below ``max_depth`` levels written as '…'."""
+    memo: dict[tuple[Variable, int], tuple[str, int]] = {}
+
+    def show(v: Variable, budget: int) -> tuple[str, int]:
+        if v.owner is None:
+            return leaf_text(v), ATOM
+        if budget <= 0:
+            return ELIDED, ATOM
+        key = (v, budget)
+        if key not in memo:
+            node = v.owner
+            args = [show(i, budget - 1) for i in node.inputs]
+            result = RULES.get(type(node.op).__name__, _generic)(node, args)
+            if len(node.outputs) > 1:
+                result = (f"{_paren(result, ATOM)}[{v.index}]", ATOM)
+            memo[key] = result
+        return memo[key]
+
+    return show(var, max_depth)[0]
+
+
+def pprint_short(var: Variable, max_chars: int = 120) -> str:
+    """The one-line form, eliding the deepest subexpressions until it fits max_chars."""
+    text = pprint_terms([var])[0]
+    depth = 8
+    while len(text) > max_chars and depth > 0:
+        text = pprint_limited(var, depth)
+        depth -= 1
+    if len(text) > max_chars:
+        text = text[:max_chars - 1] + ELIDED
+    return text
 
 
 def _iterative_show(out: Variable, show, memo) -> str:
