@@ -28,6 +28,8 @@ from ..graph.basic import Apply, Constant, SharedVariable, Variable
 from ..graph.fg import FunctionGraph
 from .evaluator import raise_op_error
 
+# Ops whose kernels call BLAS (see _thread_count).
+BLAS_OPS = frozenset({"Dot", "BatchedMatmul", "Gemm"})
 _ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
 ALIGN = 64
 
@@ -72,10 +74,8 @@ class NativeProgram:
 
     def __init__(self, fg: FunctionGraph, name: str = "tj", threads: int | None = None) -> None:
         self.fg = fg
-        self.threads = default_threads() if threads is None else int(threads)
-        if self.threads < 1:
-            raise ValueError(f"function(): threads must be >= 1, got {threads}")
         self.nodes = fg.toposort()
+        self.threads = self._thread_count(threads)
         self.plan_nodes, self.plan_reads_values = plan_time_nodes(fg, self.nodes)
         runtime = [(i, n) for i, n in enumerate(self.nodes) if n not in self.plan_nodes]
         self.fallbacks = [n for _, n in runtime if rule_for(n) is None]
@@ -112,6 +112,18 @@ class NativeProgram:
         self.steps = [Step(self.entries[s]) if s >= 0 else
                       Step(None, n, self.nodes.index(n)) for s, n in layout_order]
         self.plans: dict[tuple, "Plan"] = {}
+
+    def _thread_count(self, threads: int | None) -> int:
+        """The threads our kernels may use. Unless told, a function that calls BLAS
+        leaves the cores to BLAS: OpenBLAS's threads keep spinning after each product,
+        and our threads started next to them only compete for the same cores."""
+        if threads is not None:
+            if int(threads) < 1:
+                raise ValueError(f"function(): threads must be >= 1, got {threads}")
+            return int(threads)
+        if any(type(n.op).__name__ in BLAS_OPS for n in self.nodes):
+            return 1
+        return default_threads()
 
     def _choose_fast_call(self, segments) -> None:
         """One segment whose every output is written natively: one call per call.

@@ -31,3 +31,9 @@ def test_thread_count_option_and_environment(monkeypatch):
     x = tj.fvector("x")
     with pytest.raises(ValueError, match="threads must be >= 1"):
         tj.function([x], x + 1.0, mode="llvm", threads=0)
+
+
+def test_functions_with_matrix_products_leave_the_cores_to_blas():
+    x, w = tj.fmatrix("x"), tj.fmatrix("w")
+    assert tj.function([x, w], x @ w, mode="llvm").program.threads == 1
+    assert tj.function([x, w], x @ w, mode="llvm", threads=2).program.threads == 2
