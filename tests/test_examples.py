@@ -17,9 +17,12 @@ EXAMPLES = ROOT / "examples"
 SMOKE = {
     "logistic_regression.py": (["--epochs", "40"], r"test accuracy: [0-9.]+"),
     "mlp_digits.py": (["--epochs", "1", "--picture", "{tmp}/mlp.html"], r"accuracy"),
-    "newton_cg.py": (["--max-iter", "3", "--gd-max-iter", "50"], r"\S"),
-    "higher_order.py": ([], r"\S"),
-    "visualize.py": (["--out", "{tmp}"], r"\S"),
+    "newton_cg.py": (["--max-iter", "3", "--gd-max-iter", "50"],
+                     r"newton-cg: \d+ Newton steps \(\d+ Hessian-vector products\)"),
+    "higher_order.py": ([], r"all within tolerance: True"),
+    "visualize.py": (["--out", "{tmp}"], r"wrote \S+after\.html"),
+    "stability.py": ([], r"(?s)optimizer=None:\s+loss = nan.*default optimizer:\s+"
+                         r"loss = 20000\.0"),
 }
 
 

@@ -9,13 +9,15 @@ are the constants 0 or 1, which it vectorizes too.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Sequence
 
 from llvmlite import ir
 
 from ..graph.basic import Apply
 from . import irutils
-from .registry import I64, Buf, KernelContext, element_type, register
+from .parallel import parallel_for
+from .registry import ERR_VALUE, I64, Buf, KernelContext, element_type, register
 
 # ScalarOp class name -> emit(builder, args, in_dtypes, out_dtype, op) -> value
 ScalarEmit = Callable[[ir.IRBuilder, list[ir.Value], list[str], str, object], ir.Value]
@@ -47,15 +49,62 @@ def emit_elemwise(ctx: KernelContext) -> None:
     out = ctx.outputs[0]
     flat = all(i.ndim == out.ndim and i.var.type.broadcastable == out.var.type.broadcastable
                for i in ctx.inputs)
-    if flat:
+    if (flat and is_float(out.dtype) and ctx.rebind is not None
+            and not may_raise(ctx.node.op.scalar_op, out.dtype)):
+        # kernels that raise no value errors can run in chunks on other threads
+        def emit_range(bb, ptrs, meta, lo, hi):
+            ins, outs = ctx.rebind(bb, ptrs, meta)
+            sub = replace(ctx, builder=bb, inputs=ins, outputs=outs)
+            with irutils.for_range(bb, hi, start=lo, name="i") as i:
+                _body(sub, [i] * len(ins), i)
+        parallel_for(ctx, out.size(b), emit_range)
+    elif flat:
         with irutils.for_range(b, out.size(b), name="i") as i:
             _body(ctx, [i] * len(ctx.inputs), i)
+    else:
+        in_strides = [_broadcast_strides(b, inp, out.ndim) for inp in ctx.inputs]
+        out_strides = out.strides(b)
+        with irutils.loop_nest(b, out.dims, name="a") as idx:
+            offsets = [_dot(b, idx, s) for s in in_strides]
+            _body(ctx, offsets, _dot(b, idx, out_strides))
+    _check_value_error(ctx)
+
+
+# A scalar rule that meets a value NumPy refuses (an integer to a negative power) ORs
+# the condition into a per-kernel flag instead of leaving the loop (which would stop
+# vectorization); the kernel fails with ERR_VALUE after the loop.
+_VALUE_ERROR_FLAG = "_tj_value_error_flag"
+
+
+def report_value_error(b: ir.IRBuilder, cond: ir.Value) -> None:
+    """Make the current kernel fail with ERR_VALUE if ``cond`` (i1) is ever true."""
+    flag = getattr(b, _VALUE_ERROR_FLAG, None)
+    if flag is None:
+        entry = b.function.entry_basic_block
+        eb = ir.IRBuilder(entry)
+        eb.position_at_start(entry)
+        flag = eb.alloca(ir.IntType(1), name="value_error")
+        eb.store(ir.Constant(ir.IntType(1), 0), flag)
+        setattr(b, _VALUE_ERROR_FLAG, flag)
+    b.store(b.or_(b.load(flag), cond), flag)
+
+
+def may_raise(op, out_dtype: str) -> bool:
+    """Whether a scalar op's IR may call report_value_error (a float composite may hold
+    an integer power)."""
+    if type(op).__name__ == "Composite":
+        return any(may_raise(inner, op.ref_dtype(op.nin + k))
+                   for k, (inner, _) in enumerate(op.entries))
+    return type(op).__name__ == "Pow" and not is_float(out_dtype)
+
+
+def _check_value_error(ctx: KernelContext) -> None:
+    b = ctx.builder
+    flag = getattr(b, _VALUE_ERROR_FLAG, None)
+    if flag is None:
         return
-    in_strides = [_broadcast_strides(b, inp, out.ndim) for inp in ctx.inputs]
-    out_strides = out.strides(b)
-    with irutils.loop_nest(b, out.dims, name="a") as idx:
-        offsets = [_dot(b, idx, s) for s in in_strides]
-        _body(ctx, offsets, _dot(b, idx, out_strides))
+    with b.if_then(b.load(flag), likely=False):
+        ctx.fail(ERR_VALUE, ir.Constant(I64, 0), ir.Constant(I64, 0))
 
 
 def _broadcast_strides(b: ir.IRBuilder, inp: Buf, ndim: int) -> list[ir.Value]:
@@ -123,6 +172,8 @@ def fast(instr: ir.Instruction) -> ir.Value:
 
 @scalar_rule("Add")
 def _add(b, args, dt, out, op):
+    if out == "bool":  # NumPy: True + True is True
+        return b.or_(*args)
     return fast(b.fadd(*args)) if is_float(out) else b.add(*args)
 
 

@@ -141,4 +141,4 @@ def test_verify_runs_after_every_phase(monkeypatch):
                         lambda fg, types, phase: seen.append(phase))
     x = tj.vector("x")
     tj.function([x], tj.exp(x))
-    assert seen == ["merge", "canonicalize", "stabilize", "specialize"]
+    assert seen == ["merge", "canonicalize", "stabilize", "specialize", "fuse"]

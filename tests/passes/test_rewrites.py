@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import tensorjit as tj
-from tensorjit.passes.pipeline import rewrite_names
+from tensorjit.graph.fg import FunctionGraph
+from tensorjit.passes.pipeline import PHASES, rewrite_names, run_phase
 
 RNG = np.random.default_rng(7)
 M = RNG.uniform(0.2, 2.0, size=(3, 4))
@@ -90,6 +91,10 @@ CASES = {
         / tj.sum(tj.exp(x), axis=1, keepdims=True) * x,
         lambda x: tj.sum(x * tj.exp(x), axis=0, keepdims=True)
         / tj.sum(tj.exp(x), axis=1, keepdims=True) * x),
+    "dot_plus_to_gemm": (lambda x: tj.dot(x, x.T) * 2.0 + tj.exp(x[:, :3]),
+                         # a (1, 3) product would be broadcast by the addend: no Gemm
+                         lambda x: tj.dot(tj.sum(x, axis=0, keepdims=True), x.T)
+                         + tj.exp(x[:, :3])),
     "split_sum_of_terms_to_factor": (
         lambda x: tj.sum(x * tj.sum(x, axis=1, keepdims=True) + tj.exp(x), axis=1),
         lambda x: tj.sum(x * x + tj.exp(x), axis=1)),
@@ -98,7 +103,7 @@ MATRIX_CASES = {"factor_invariants_out_of_sum", "expand_of_sum_to_keepdims",
                 "exp_over_sum_of_exp_to_softmax", "log_of_sum_of_exp_to_logsumexp",
                 "sum_of_targets_times_log_softmax_to_crossentropy",
                 "sum_over_sum_of_exp_to_sum_of_softmax", "split_sum_of_terms_to_factor",
-                "log_of_softmax_to_log_softmax"}
+                "log_of_softmax_to_log_softmax", "dot_plus_to_gemm"}
 # 1 - sigmoid(x) is rewritten first when the graph is visited inputs-first; the log
 # rewrite exists for graphs where that one is excluded.
 EXCLUDE = {"log_of_one_minus_sigmoid_to_softplus": ("one_minus_sigmoid_to_sigmoid_of_neg",)}
@@ -134,5 +139,26 @@ def test_every_rewrite_has_a_case():
     tested = set(CASES) | {"merge_equal_constants", "merge_duplicate_nodes",
                            "categorical_crossentropy_of_softmax_to_fused",
                            "binary_crossentropy_of_sigmoid_to_logits",
-                           "distribute_product_over_sum_to_stabilize"}
+                           "distribute_product_over_sum_to_stabilize",
+                           "fuse_elemwise"}  # tests/codegen/test_fusion.py
     assert set(rewrite_names()) <= tested, set(rewrite_names()) - tested
+
+
+@pytest.mark.parametrize("build", [
+    lambda x, y: -(x * 0.25) - y * 0.25,  # looped: flatten_sums vs flatten_and_cancel_products
+    lambda x, y: -(x * 0.25),
+    lambda x, y: -x - y / 4.0,
+    lambda x, y: 3.0 - x * 2.0 - tj.exp(y),
+    lambda x, y: -(x * y) * 2.0 - (x - y),
+])
+def test_canonical_sum_and_product_forms_agree(build):
+    """Canonicalizing twice changes nothing the second time (one form, no ping-pong)."""
+    x, y = tj.vector("x"), tj.vector("y")
+    out = build(x, y)
+    fg = FunctionGraph([x, y], [out])
+    canonicalize = next(p for p in PHASES if p.name == "canonicalize")
+    run_phase(fg, canonicalize)  # raises RewriteLoopError if two rewrites undo each other
+    assert run_phase(fg, canonicalize) == 0
+    got = tj.function([x, y], out)(S, V)
+    want = tj.function([x, y], out, optimizer=None)(S, V)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)

@@ -26,26 +26,54 @@ DTYPES = ["float64", "float32"]
 RTOL = {"float64": 1e-12, "float32": 2e-6}
 
 
+def _composite(node):
+    scalar = getattr(node.op, "scalar_op", None)
+    return scalar if type(scalar).__name__ == "Composite" else None
+
+
 def ops_in(f) -> set[str]:
-    """Names of the op classes (and Elemwise scalar op classes) in f's optimized graph."""
+    """Names of the op classes (and Elemwise scalar op classes, also those fused into
+    composites) in f's optimized graph."""
     names = set()
     for node in f.fgraph.apply_nodes:
         names.add(type(node.op).__name__)
         scalar = getattr(node.op, "scalar_op", None)
         if scalar is not None:
             names.add(type(scalar).__name__)
+        comp = _composite(node)
+        if comp is not None:
+            names.update(type(op).__name__ for op in comp.scalar_ops())
     return names
 
 
+def _kind(node):
+    """The op a node's output comes from (for a fused kernel: its last inner op)."""
+    comp = _composite(node)
+    if comp is not None and comp.output >= len(node.inputs):
+        return comp.entries[comp.output - len(node.inputs)][0]
+    return getattr(node.op, "scalar_op", node.op)
+
+
 def has_pattern(f, outer: type, inner: type) -> bool:
-    """Whether some node of class outer (op or scalar op) directly consumes an inner."""
-    def kind(node):
-        return getattr(node.op, "scalar_op", node.op)
+    """Whether some node of class outer (op or scalar op) directly consumes an inner,
+    looking inside fused composites too."""
     for node in f.fgraph.apply_nodes:
-        if isinstance(kind(node), outer):
-            if any(i.owner is not None and isinstance(kind(i.owner), inner)
-                   for i in node.inputs):
-                return True
+        if isinstance(_kind(node), outer) and any(
+                i.owner is not None and isinstance(_kind(i.owner), inner)
+                for i in node.inputs):
+            return True
+        comp = _composite(node)
+        if comp is None:
+            continue
+        n = len(node.inputs)
+        for op, refs in comp.entries:
+            if not isinstance(op, outer):
+                continue
+            for r in refs:
+                src = comp.entries[r - n][0] if r >= n else (
+                    _kind(node.inputs[r].owner) if node.inputs[r].owner else None)
+                if isinstance(src, inner):
+                    return True
     return False
 
 
