@@ -148,39 +148,45 @@ class FortranArgs:
 
 def emit_matmul_2d(ctx: KernelContext, args: FortranArgs, dtype: str, a: ir.Value,
                    b_ptr: ir.Value, c: ir.Value, m: ir.Value, n: ir.Value, k: ir.Value,
-                   kind: str) -> None:
-    """c(m, n) = a(m, k) @ b(k, n), row-major contiguous, through BLAS."""
+                   kind: str, alpha: float = 1.0, beta: float = 0.0) -> None:
+    """c(m, n) = alpha * a(m, k) @ b(k, n) + beta * c, row-major contiguous, via BLAS."""
     b = ctx.builder
     k_zero = b.icmp_signed("==", k, ZERO)
     with if_nonempty(b, b.mul(m, n)), b.if_else(k_zero, likely=False) as (empty, full):
         with empty:
-            memzero(b, c, b.mul(m, n), dtype)  # BLAS wants lda >= 1: do it here
+            if beta == 0.0:  # BLAS wants lda >= 1: do it here (beta == 1 keeps c)
+                memzero(b, c, b.mul(m, n), dtype)
         with full:
-            _blas_call(ctx, args, dtype, a, b_ptr, c, m, n, k, kind)
+            _blas_call(ctx, args, dtype, a, b_ptr, c, m, n, k, kind, alpha, beta)
 
 
-def _blas_call(ctx, args, dtype, a, b_ptr, c, m, n, k, kind) -> None:
+def _blas_call(ctx, args, dtype, a, b_ptr, c, m, n, k, kind, alpha=1.0, beta=0.0) -> None:
     b = ctx.builder
+    scalars = (alpha, beta)
     if kind == "dot":  # (1, k) @ (k, 1)
         (kk, one) = args.ints(k, i64(1))
         value = b.call(declare(b.module, "dot", dtype), [kk, a, one, b_ptr, one])
+        if alpha != 1.0:
+            value = b.fmul(value, ir.Constant(value.type, alpha))
+        if beta != 0.0:
+            value = b.fadd(value, b.fmul(b.load(c), ir.Constant(value.type, beta)))
         b.store(value, c)
     elif kind == "gemv_a":  # (m, k) @ (k, 1): y = A x, A row-major is (k, m) col-major
         (trans,) = args.chars("T")
         kk, mm, one = args.ints(k, m, i64(1))
-        alpha, beta = args.floats(1.0, 0.0)
+        alpha, beta = args.floats(*scalars)
         b.call(declare(b.module, "gemv", dtype),
                [trans, kk, mm, alpha, a, kk, b_ptr, one, beta, c, one])
     elif kind == "gemv_b":  # (1, k) @ (k, n): y = B^T x, B row-major is B^T col-major
         (trans,) = args.chars("N")
         nn, kk, one = args.ints(n, k, i64(1))
-        alpha, beta = args.floats(1.0, 0.0)
+        alpha, beta = args.floats(*scalars)
         b.call(declare(b.module, "gemv", dtype),
                [trans, nn, kk, alpha, b_ptr, nn, a, one, beta, c, one])
     else:  # column-major C^T (n, m) = B^T (n, k) @ A^T (k, m): operands swapped
         ta, tb = args.chars("N", "N")
         mm, nn, kk = args.ints(m, n, k)
-        alpha, beta = args.floats(1.0, 0.0)
+        alpha, beta = args.floats(*scalars)
         b.call(declare(b.module, "gemm", dtype),
                [ta, tb, nn, mm, kk, alpha, b_ptr, nn, a, kk, beta, c, nn])
 
@@ -242,6 +248,48 @@ def emit_dot(ctx: KernelContext) -> None:
     kind = _kind(a.var.type.shape[0], bm.var.type.shape[1])
     args = FortranArgs(ctx, element_type(c.dtype))
     emit_matmul_2d(ctx, args, c.dtype, a.ptr, bm.ptr, c.ptr, m, n, k, kind)
+
+
+def _gemm_supported(node) -> bool:
+    return node.outputs[0].dtype in FLOAT_DTYPES
+
+
+def _fill_scaled(ctx: KernelContext, src: Buf, dst: Buf, beta: float) -> None:
+    """dst(m, n) = beta * src broadcast along src's static length-1 axes."""
+    b = ctx.builder
+    strides = c_strides(b, src.dims)
+    use = []
+    for axis in range(2):
+        if src.var.type.shape[axis] == 1:
+            use.append(ZERO)
+        else:
+            check_equal(ctx, src.dims[axis], dst.dims[axis])  # strict broadcasting
+            use.append(strides[axis])
+    out_strides = c_strides(b, dst.dims)
+    scale = ir.Constant(element_type(dst.dtype), beta)
+    with irutils.loop_nest(b, dst.dims, name="c") as idx:
+        value = b.load(b.gep(src.ptr, [linear(b, idx, use)]))
+        if beta != 1.0:
+            value = b.fmul(value, scale)
+        b.store(value, b.gep(dst.ptr, [linear(b, idx, out_strides)]))
+
+
+@register("Gemm", supports=_gemm_supported)
+def emit_gemm(ctx: KernelContext) -> None:
+    """out = alpha * a @ b + beta * c: c (scaled, broadcast) into out, then gemm(beta=1)."""
+    a, bm, c = ctx.inputs
+    out = ctx.outputs[0]
+    m, k = a.dims
+    n = bm.dims[1]
+    check_equal(ctx, k, bm.dims[0])
+    _check_blas_dims(ctx, [m, n, k])
+    op = ctx.node.op
+    if op.beta != 0.0:
+        _fill_scaled(ctx, c, out, op.beta)
+    kind = _kind(a.var.type.shape[0], bm.var.type.shape[1])
+    args = FortranArgs(ctx, element_type(out.dtype))
+    emit_matmul_2d(ctx, args, out.dtype, a.ptr, bm.ptr, out.ptr, m, n, k, kind,
+                   alpha=op.alpha, beta=1.0 if op.beta != 0.0 else 0.0)
 
 
 def _batch_strides(ctx: KernelContext, x: Buf, out: Buf) -> list[ir.Value]:

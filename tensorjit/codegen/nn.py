@@ -188,6 +188,33 @@ def emit_softmax_ce_labels(ctx: KernelContext) -> None:
     row_kernel(ctx, (axis,), row)
 
 
+@register("SoftmaxCrossEntropyGrad")
+def emit_softmax_ce_grad(ctx: KernelContext) -> None:
+    """out = g[k] * (softmax(x) - onehot(label)) per row: max, exp (stored) + sum, scale.
+
+    Replaces a softmax kernel, a one-hot buffer and an elementwise pass over (n, classes)
+    with three passes over a row that stays in L1; the label is one extra store.
+    """
+    axis = ctx.node.op.axis
+    x, labels, g = ctx.inputs
+    check_dims(ctx, labels.dims, _rest(x.dims, axis))
+    check_dims(ctx, g.dims, _rest(x.dims, axis))
+    check_labels(ctx, labels, x.dims[axis])
+
+    def row(b, ins, outs, groups, base, k):
+        x, labels, g = ins
+        out = outs[0]
+        label = convert(b, load(b, labels, k), labels.dtype, "int64")  # checked above
+        gk = load(b, g, k)
+        total = exp_sum(b, x, groups, base, row_shift(b, x, groups, base), out)
+        scale = b.fdiv(gk, total)
+        for_each_reduced(b, groups, base,
+                         lambda off: store(b, out, off, b.fmul(load(b, out, off), scale)))
+        at = b.add(base, b.mul(label, x.strides(b)[axis]))
+        store(b, out, at, b.fsub(load(b, out, at), gk))
+    row_kernel(ctx, (axis,), row)
+
+
 @register("CategoricalCrossentropyIntegerLabels")
 def emit_categorical_ce_labels(ctx: KernelContext) -> None:
     b, (p, labels), out = ctx.builder, ctx.inputs, ctx.outputs[0]

@@ -4,7 +4,9 @@ A product tree (mul, true_div, neg, reciprocal, integer pow) flattens to a coeff
 times factors with integer exponents; a sum tree (add, sub, neg, constant multiples)
 flattens to a constant plus weighted terms. ``neg(x)``, ``mul(-1, x)`` and ``x * -1``
 all flatten alike. Rebuilding gives one canonical tree: numerator / denominator, then
-the coefficient; positive terms, then the negative ones subtracted.
+the coefficient; positive terms, then the negative ones subtracted (a sum with no
+positive term starts with its first term written as the product form writes it,
+``v * -k`` or ``-v``, so that the sum and product rewrites agree on every subtree).
 
 A factor appearing in numerator and denominator cancels only where it is
 mathematically nonzero (``known_nonzero``): then x / x = 1 is exact, and it is what
@@ -184,9 +186,17 @@ def region_size(v: Variable, stop_ops: tuple[type, ...]) -> int:
     return count
 
 
-def new_node_count(v: Variable, old_leaves: set[Variable]) -> int:
-    """Number of nodes building v above the given leaves."""
-    return len(toposort([v], blockers=list(old_leaves)))
+def rebuilt_cost(v: Variable, old_leaves: set[Variable]) -> int:
+    """Nodes building v above the given leaves, plus the constants those nodes read.
+
+    This is the measure ``Product``/``SumTerms`` take of the old tree (``n_nodes +
+    n_consts``): the canonical rewrites fire only when it strictly drops, so they never
+    trade one form for another of the same cost (which is how two of them loop).
+    """
+    nodes = toposort([v], blockers=list(old_leaves))
+    consts = sum(isinstance(i, Constant) and i not in old_leaves
+                 for node in nodes for i in node.inputs)
+    return len(nodes) + consts
 
 
 # --------------------------------------------------------------------------------------
@@ -260,9 +270,14 @@ def build_sum(terms: SumTerms, like: Variable,
     for v, k in pos:
         term = _weighted(v, k, like)
         out = term if out is None else Elemwise(Add())(out, term)
+    if out is None and negs:
+        # No positive term to subtract from: the first term is the product v * -k (or
+        # -v), written as build_product writes it, never -(v * k) which the product
+        # rewrite would turn into v * -k and the sum rewrite back again.
+        (v, k), negs = negs[0], negs[1:]
+        out = Elemwise(Neg())(v) if k == 1.0 else Elemwise(Mul())(v, const_like(-k, like))
     for v, k in negs:
-        term = _weighted(v, k, like)
-        out = Elemwise(Neg())(term) if out is None else Elemwise(Sub())(out, term)
+        out = Elemwise(Sub())(out, _weighted(v, k, like))
     c = terms.constant
     if out is None:
         out = const_like(c, like)

@@ -23,7 +23,7 @@ from .algebra import (
     build_sum,
     flatten_product,
     flatten_sum,
-    new_node_count,
+    rebuilt_cost,
     shape_carriers,
 )
 from .patterns import elemwise_of, fill_to, op_of, same_broadcasting, scalar_value
@@ -73,8 +73,7 @@ def flatten_and_cancel_products(fg: FunctionGraph, node: Apply) -> list[Variable
     if new is None:
         return None
     old_cost = prod.n_nodes + prod.n_consts
-    new_cost = new_node_count(new, set(prod.ups) | set(prod.downs)) + (
-        prod.coeff not in (1.0, -1.0))
+    new_cost = rebuilt_cost(new, {*prod.ups, *prod.downs, *prod.cancelled})
     if prod.cancelled or prod.const_divisions or new_cost < old_cost:
         return [new]
     return None
@@ -91,7 +90,7 @@ def flatten_sums(fg: FunctionGraph, node: Apply) -> list[Variable] | None:
     if new is None:
         return None
     old_cost = terms.n_nodes + terms.n_consts
-    new_cost = new_node_count(new, set(terms.terms)) + (terms.constant != 0)
+    new_cost = rebuilt_cost(new, set(terms.terms))
     cancelled = any(k == 0 for k in terms.terms.values())
     if cancelled or new_cost < old_cost:
         return [new]

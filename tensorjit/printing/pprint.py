@@ -100,6 +100,26 @@ def _dimshuffle(node: Apply, args: list[tuple[str, int]]) -> tuple[str, int]:
     return f"{_paren(args[0], ATOM)}.dimshuffle({inner})", ATOM
 
 
+@rule("Gemm")
+def _gemm(node: Apply, args: list[tuple[str, int]]) -> tuple[str, int]:
+    alpha, beta = node.op.alpha, node.op.beta
+    c_var = node.inputs[2]
+    if c_var.owner is not None and type(c_var.owner.op).__name__ == "DimShuffle":
+        order, inner = c_var.owner.op.new_order, c_var.owner.inputs[0]
+        if order == ("x",) * (2 - inner.ndim) + tuple(range(inner.ndim)):
+            # the specialize phase made the bias 2-D; broadcasting says the same
+            args = [*args[:2], (pprint_terms([inner])[0], ATOM)]
+    prod = f"{_paren(args[0], MATMUL_PREC)} @ {_paren(args[1], MATMUL_PREC, True)}"
+    if alpha != 1:
+        prod = f"{alpha:g} * {prod}"
+    c = _paren(args[2], INFIX["mul"][1]) if beta not in (1, -1) else _paren(args[2], 5, True)
+    if beta == 1:
+        return f"{prod} + {c}", 5
+    if beta == -1:
+        return f"{prod} - {c}", 5
+    return f"{prod} + {beta:g} * {c}", 5
+
+
 @rule("ShapeI")
 def _shape_i(node: Apply, args: list[tuple[str, int]]) -> tuple[str, int]:
     return f"shape({args[0][0]})[{node.op.i}]", ATOM

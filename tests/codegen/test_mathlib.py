@@ -207,10 +207,9 @@ def test_trig_huge_float64_against_mpmath(name: str) -> None:
     x = np.concatenate([HUGE_TRIG, -np.array(HUGE_TRIG),
                         np.exp(rng.uniform(np.log(1e6), np.log(1.7e308), 3000))])
     got = math_kernel(name, "float64")(x)
-    mpmath.mp.prec = 200  # mpmath reduces exactly given enough working precision
-    exact = [getattr(mpmath, name)(mpmath.mpf(float(v))) for v in x]
-    ref = np.array([np.longdouble(float(e)) + float(e - float(e)) for e in exact])
-    mpmath.mp.prec = 53
+    with mpmath.workprec(200):  # mpmath reduces exactly given enough working precision
+        exact = [getattr(mpmath, name)(mpmath.mpf(float(v))) for v in x]
+        ref = np.array([np.longdouble(float(e)) + float(e - float(e)) for e in exact])
     error = max_ulp_error(got, ref, "float64")
     assert error <= _bound(name, "float64"), f"{name}: max error {error:.3f} ulp"
 
@@ -236,9 +235,8 @@ def test_trig_many_float32_exponents(name: str, dtype: str) -> None:
 
 def test_two_over_pi_bits_match_mpmath() -> None:
     """The table of 2/pi bits (computed from Machin's formula) is right to the last bit."""
-    mpmath.mp.prec = 1500
-    expected = int(mpmath.floor(2 / mpmath.pi * mpmath.mpf(2) ** 1400))
-    mpmath.mp.prec = 53
+    with mpmath.workprec(1500):
+        expected = int(mpmath.floor(2 / mpmath.pi * mpmath.mpf(2) ** 1400))
     assert two_over_pi_bits(1400) == expected
 
 

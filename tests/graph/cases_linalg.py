@@ -106,3 +106,23 @@ CASES = [
 CASES.append(
     OpCase("outer_flattens", ("Reshape", "Mul"), lambda a, b: tj.outer(a, b), np.outer,
            (((2, 3), (4,)), ((2, 2), (1, 3))), rtol=RTOL, grad_order=2))
+
+
+def _gemm(alpha, beta):
+    """(build, reference) of Gemm(alpha, beta); the reference is NumPy's matmul."""
+    from tensorjit.graph.ops.linalg import Gemm
+    return (lambda a, b, c: Gemm(alpha, beta)(a, b, c),
+            lambda a, b, c: alpha * np.matmul(a, b) + beta * c)
+
+
+GEMM_SHAPES = (((3, 4), (4, 5), (3, 5)), ((3, 4), (4, 5), (1, 5)), ((3, 4), (4, 5), (3, 1)),
+               ((3, 4), (4, 5), (1, 1)), ((1, 4), (4, 1), (1, 1)), ((3, 0), (0, 5), (1, 5)),
+               ((0, 4), (4, 2), (0, 2)))
+
+CASES += [
+    OpCase("gemm_bias", ("Gemm",), *_gemm(2.0, 0.5), GEMM_SHAPES, domain=POSITIVE,
+           rtol=RTOL, grad_order=2),
+    OpCase("gemm_negative_scales", ("Gemm",), *_gemm(-1.5, -1.0),
+           (((3, 4), (4, 5), (1, 5)), ((2, 3), (3, 2), (2, 2))), dtypes=("float64",),
+           rtol=RTOL, grad_order=2),
+]

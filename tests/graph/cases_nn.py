@@ -9,7 +9,7 @@ from scipy import special
 
 import tensorjit as tj
 from opcases import OpCase, random_array
-from tensorjit.graph.ops.crossentropy import LabelsOneHot
+from tensorjit.graph.ops.crossentropy import LabelsOneHot, SoftmaxCrossEntropyGrad
 
 SMOOTH = {"float32": 2e-5, "float64": 1e-10}
 
@@ -77,6 +77,23 @@ def _ref_onehot(labels, like, axis=-1):
     return out.astype(like.dtype)
 
 
+def _ce_grad_inputs(axis=-1):
+    """make_inputs: logits, in-range labels and a loss-shaped gradient for the CE grad op."""
+    base = _logits_and_labels(axis)
+
+    def make(rng, shapes, dtypes):
+        x, labels = base(rng, shapes[:2], dtypes[:2])
+        return [x, labels, random_array(rng, shapes[2], dtypes[2], (-2.0, 2.0))]
+
+    return make
+
+
+def _ref_ce_grad(x, labels, g, axis=-1):
+    """g * (softmax - onehot) from scipy's softmax and an identity-matrix one-hot."""
+    onehot = _ref_onehot(labels, x, axis)
+    return np.expand_dims(g, axis) * (special.softmax(x, axis=axis) - onehot)
+
+
 AXIS_SHAPES = (((3, 4),), ((2, 3, 4),), ((5,),), ((0, 4),), ((3, 1),))
 
 CASES = [
@@ -134,6 +151,20 @@ CASES = [
            make_inputs=lambda rng, s, d: [rng.uniform(-1000, 1000, s[0]).astype(d[0]),
                                           rng.integers(0, s[0][1], s[1]).astype(d[1])],
            grad_order=0, rtol={"float32": 1e-6, "float64": 1e-12}),
+    OpCase("softmax_ce_grad", ("SoftmaxCrossEntropyGrad",),
+           lambda x, y, g: SoftmaxCrossEntropyGrad(x.ndim - 1)(x, y, g),
+           lambda x, y, g: _ref_ce_grad(x, y, g, -1),
+           (((5, 4), (5,), (5,)), ((2, 3, 4), (2, 3), (2, 3)), ((4,), (), ()),
+            ((0, 3), (0,), (0,))),
+           dtypes=(("float64", "int64", "float64"), ("float32", "int32", "float32"),
+                   ("float64", "uint8", "float64")),
+           make_inputs=_ce_grad_inputs(-1), grad_order=2),
+    OpCase("softmax_ce_grad_axis0", ("SoftmaxCrossEntropyGrad",),
+           lambda x, y, g: SoftmaxCrossEntropyGrad(0)(x, y, g),
+           lambda x, y, g: _ref_ce_grad(x, y, g, 0),
+           (((4, 5), (5,), (5,)),), dtypes=(("float64", "int64", "float64"),
+                                           ("float32", "int16", "float32")),
+           make_inputs=_ce_grad_inputs(0), grad_order=2),
     OpCase("one_hot_labels", ("LabelsOneHot",),
            lambda y, like: LabelsOneHot(1)(y, like),
            lambda y, like: _ref_onehot(y, like, 1), (((3,), (3, 4)), ((2, 3), (2, 5, 3))),

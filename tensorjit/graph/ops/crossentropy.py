@@ -15,7 +15,7 @@ import numpy as np
 
 from ..basic import Apply, Op, Variable, as_variable
 from ..types import FLOAT_DTYPES, TensorType, float_dtype_for, shape_str
-from .elemwise import ScalarOp, cast, elemwise
+from .elemwise import ScalarOp, broadcast_like, cast, elemwise
 from .nn import LogSoftmax, Softmax, _check_float, _log, _logsumexp_keep, _ssum, _to_float, _where
 from .reduce import expand_reduced, normalize_axis
 
@@ -158,13 +158,82 @@ class SoftmaxCrossEntropyWithIntegerLabels(Op):
 
     def L_op(self, inputs, outputs, output_grads):
         x, labels = inputs
-        return [_grow(output_grads[0], self.axis) * self._dloss(x, labels), None]
+        g = cast(output_grads[0], x.dtype)
+        if not g.type.is_compatible(outputs[0].type):
+            g = broadcast_like(g, outputs[0])  # a static length-1 g broadcast to the loss
+        # one fused row kernel: g * (softmax(x) - onehot), no one-hot or softmax buffer
+        return [SoftmaxCrossEntropyGrad(self.axis)(x, labels, g), None]
 
     def R_op(self, inputs, outputs, eval_points):
         t = eval_points[0]
         if t is None:
             return [None]
         return [_ssum(t * self._dloss(*inputs), (self.axis,), keepdims=False)]
+
+
+@dataclass(frozen=True)
+class SoftmaxCrossEntropyGrad(Op):
+    """g * (softmax(logits) - onehot(labels)) along ``axis``: the fused CE gradient.
+
+    Inputs (logits, labels, g): g is loss-shaped (logits' shape without ``axis``) and
+    scales each row. The output is logits-shaped.
+    """
+
+    axis: int
+    fname: ClassVar[str] = "softmax_cross_entropy_grad"
+
+    def make_node(self, logits: Any, labels: Any, g: Any) -> Apply:
+        logits, labels, g = as_variable(logits), as_variable(labels), as_variable(g)
+        _check_float(self.fname, 0, logits)
+        loss = _check_labels(self.fname, logits, labels, self.axis)
+        loss_type = TensorType(logits.dtype, loss)
+        if g.dtype != logits.dtype or not g.type.is_compatible(loss_type):
+            raise TypeError(f"{self.fname}(): input 2 (the loss gradient) is {g.describe()}; "
+                            f"expected {loss_type}, the loss's type{_where(g, logits)}")
+        rest = iter(a if a is not None else b for a, b in zip(loss, g.type.shape))
+        shape = tuple(d if i == self.axis else next(rest)
+                      for i, d in enumerate(logits.type.shape))
+        return Apply(self, [logits, labels, g], [TensorType(logits.dtype, shape)])
+
+    def perform(self, node, inputs):
+        x, labels, g = inputs
+        _check_runtime_labels(self.fname, node, x, labels, self.axis)
+        if g.shape != labels.shape:
+            raise ValueError(f"{self.fname}(): the loss gradient has shape {g.shape}; "
+                             f"expected {labels.shape}, the loss's shape")
+        soft = np.exp(x - _logsumexp_keep(x, (self.axis,)))
+        idx = np.expand_dims(labels, self.axis).astype(np.intp)
+        np.put_along_axis(soft, idx, np.take_along_axis(soft, idx, self.axis) - 1, self.axis)
+        out = np.expand_dims(g, self.axis) * soft
+        return [np.asarray(out, dtype=node.outputs[0].dtype)]
+
+    def infer_shape(self, node, input_shapes, input_values=()):
+        return [tuple(input_shapes[0])]
+
+    def _parts(self, x: Variable, g: Variable) -> tuple[Variable, Variable]:
+        return Softmax((self.axis,))(x), _grow(g, self.axis)
+
+    def L_op(self, inputs, outputs, output_grads):
+        x, labels, g = inputs
+        go = cast(output_grads[0], x.dtype)
+        s, gg = self._parts(x, g)
+        v = go * gg
+        # the softmax Jacobian diag(s) - s s^T is symmetric: VJP = s * (v - sum(v s))
+        gx = s * (v - _ssum(v * s, (self.axis,)))
+        dg = _ssum(go * (s - LabelsOneHot(self.axis)(labels, x)), (self.axis,), False)
+        return [gx, None, dg]
+
+    def R_op(self, inputs, outputs, eval_points):
+        (x, labels, g), (tx, _, tg) = inputs, eval_points
+        s, gg = self._parts(x, g)
+        terms = []
+        if tx is not None:
+            tx = cast(tx, x.dtype)
+            terms.append(gg * (s * (tx - _ssum(tx * s, (self.axis,)))))
+        if tg is not None:
+            terms.append(_grow(cast(tg, x.dtype), self.axis)
+                         * (s - LabelsOneHot(self.axis)(labels, x)))
+        return [None if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]]
 
 
 @dataclass(frozen=True)
@@ -191,9 +260,14 @@ class CategoricalCrossentropyIntegerLabels(Op):
         return [_loss_shape(input_shapes[0], self.axis)]
 
     def _dloss(self, p: Variable, labels: Variable) -> Variable:
+        oh = LabelsOneHot(self.axis)(labels, p)
+        if p.owner is not None and p.owner.op == Softmax((self.axis,)):
+            # p = softmax(x): Softmax's L_op multiplies this by p, and the stabilizer
+            # cancels p / p (softmax is mathematically positive), leaving softmax - onehot
+            # with no division; the guarded form below would hide the cancellation.
+            return -(oh / p)
         # onehot / p at the label and exactly 0 elsewhere, even where p == 0 there
         # (p + 1 >= 1 off the label), so no 0 * inf = nan.
-        oh = LabelsOneHot(self.axis)(labels, p)
         return -(oh / (p + (1.0 - oh)))
 
     def L_op(self, inputs, outputs, output_grads):

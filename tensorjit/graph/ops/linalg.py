@@ -28,7 +28,7 @@ import numpy as np
 
 from ..basic import OPERATORS, Apply, Op, Variable, as_variable
 from ..types import TensorType, broadcast_shapes, shape_str, upcast
-from .elemwise import cast, mul, sum_to
+from .elemwise import broadcast_like, cast, mul, sum_to
 from .reduce import axes_size
 from .reduce import sum as tsum
 from .shape import dimshuffle, flatten, reshape, shape_i, specify_shape
@@ -120,6 +120,90 @@ class Dot(Op):
         if not terms:
             return [None]
         return [terms[0] if len(terms) == 1 else terms[0] + terms[1]]
+
+
+def _gemm_shape(a: Variable, b: Variable, c: Variable) -> tuple[int | None, int | None]:
+    """The static (m, n) of alpha * a @ b + beta * c; c broadcasts only along static 1s."""
+    out = [a.type.shape[0], b.type.shape[1]]
+    for axis, dc in enumerate(c.type.shape):
+        if dc is None or dc == 1:
+            continue
+        if out[axis] is None:
+            out[axis] = dc
+        elif out[axis] != dc:
+            raise ValueError(f"Gemm: input 2 {c.describe()} does not broadcast to the "
+                             f"product's shape {shape_str(tuple(out))} (axis {axis})"
+                             f"{_where(c, a, b)}")
+    return out[0], out[1]
+
+
+@dataclass(frozen=True)
+class Gemm(Op):
+    """alpha * (a @ b) + beta * c for 2-D a, b, c of one float dtype (one BLAS gemm).
+
+    ``c`` is 2-D and broadcasts to the product's shape along its static length-1 axes
+    (a bias row is (1, n)). The specialize phase makes it from ``dot(a, b) + c``.
+    """
+
+    alpha: float = 1.0
+    beta: float = 1.0
+
+    def make_node(self, a: Any, b: Any, c: Any) -> Apply:
+        a, b = _check_operands("Gemm", a, b)
+        c = as_variable(c)
+        for i, x in enumerate((a, b, c)):
+            if x.ndim != 2 or x.dtype not in ("float32", "float64") or x.dtype != a.dtype:
+                raise TypeError(f"Gemm: input {i} must be a 2-d float32/float64 tensor of "
+                                f"input 0's dtype {a.dtype}, got {x.describe()}")
+        k_a, k_b = a.type.shape[1], b.type.shape[0]
+        if k_a is not None and k_b is not None and k_a != k_b:
+            raise ValueError(str(_inner_mismatch("gemm", a, b, 1, 0, k_a, k_b))
+                             + _where(a, b))
+        return Apply(self, [a, b, c], [TensorType(a.dtype, _gemm_shape(a, b, c))])
+
+    def perform(self, node, inputs):
+        a, b, c = inputs
+        if a.shape[1] != b.shape[0]:
+            raise _inner_mismatch("gemm", a, b, 1, 0, a.shape[1], b.shape[0], " at run time")
+        out_shape = (a.shape[0], b.shape[1])
+        for axis, static in enumerate(node.inputs[2].type.shape):
+            if static != 1 and c.shape[axis] != out_shape[axis]:
+                raise ValueError(f"gemm(): input 2 has shape {shape_str(c.shape)}; it must "
+                                 f"match the product's shape {shape_str(out_shape)} on "
+                                 f"axis {axis} (it broadcasts only where its static "
+                                 f"length is 1)")
+        out = self.alpha * np.dot(a, b) + self.beta * np.broadcast_to(c, out_shape)
+        return [np.asarray(out, dtype=node.outputs[0].dtype)]
+
+    def infer_shape(self, node, input_shapes, input_values=()):
+        (m, _), (_, n), _ = input_shapes
+        return [(m, n)]
+
+    def _scaled(self, x: Variable, k: float) -> Variable:
+        return x if k == 1.0 else mul(x, k)
+
+    def L_op(self, inputs, outputs, output_grads):
+        a, b, c = inputs
+        g = cast(output_grads[0], a.dtype)
+        ga = self._scaled(Dot()(g, _swap_last(b)), self.alpha)
+        gb = self._scaled(Dot()(_swap_last(a), g), self.alpha)
+        return [ga, gb, sum_to(self._scaled(g, self.beta), c)]
+
+    def R_op(self, inputs, outputs, eval_points):
+        (a, b, c), (ta, tb, tc) = inputs, eval_points
+        terms = []
+        if ta is not None:
+            terms.append(self._scaled(Dot()(cast(ta, a.dtype), b), self.alpha))
+        if tb is not None:
+            terms.append(self._scaled(Dot()(a, cast(tb, a.dtype)), self.alpha))
+        if tc is not None:
+            terms.append(self._scaled(cast(tc, a.dtype), self.beta))
+        if not terms:
+            return [None]
+        out = terms[0]
+        for t in terms[1:]:
+            out = out + t
+        return [broadcast_like(out, outputs[0])]  # tc alone may be a (1, n) row
 
 
 @dataclass(frozen=True)
