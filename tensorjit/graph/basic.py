@@ -418,15 +418,6 @@ def toposort(outputs: Iterable[Variable],
     return order
 
 
-def is_constant(v: Variable) -> bool:
-    return isinstance(v, Constant)
-
-
-def get_constant_value(v: Variable) -> np.ndarray | None:
-    """The value of a Constant, else None."""
-    return v.data if isinstance(v, Constant) else None
-
-
 def clone_replace(outputs: Sequence[Variable],
                   replace: dict[Variable, Variable]) -> list[Variable]:
     """Copies of outputs' graphs in which each key of ``replace`` is its value."""

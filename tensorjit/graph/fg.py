@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import networkx as nx
 
@@ -211,7 +211,3 @@ def _clone_leaf(v: Variable) -> Variable:
     c = v.clone()
     c.source_line = v.source_line
     return c
-
-
-def iter_nodes(fg: FunctionGraph) -> Iterable[Apply]:
-    return fg.toposort()

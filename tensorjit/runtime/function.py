@@ -97,6 +97,8 @@ class Function:
         else:
             self.program = Program(self.fgraph, self.name)
             self.fallbacks = []
+        # Distinct, freshly allocated results need no aliasing checks on each call.
+        self._fresh_results = bool(getattr(self.program, "fresh_results", False))
 
     def _bind(self, args: Sequence[Any], kwargs: dict[str, Any]) -> list[np.ndarray]:
         """Arguments (positional, keyword and defaults) converted, in input order."""
@@ -134,7 +136,7 @@ class Function:
             check_axis_classes(self._axis_classes, values, self.fgraph.inputs,
                                f"{self.name}()")
         results = self.program.run(values)
-        if getattr(self.program, "fresh_results", False):
+        if self._fresh_results:
             outputs = commit_fresh_results(self, results)
         else:
             outputs = commit_results(self, values, results)

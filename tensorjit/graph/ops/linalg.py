@@ -190,7 +190,7 @@ class Gemm(Op):
         return [ga, gb, sum_to(self._scaled(g, self.beta), c)]
 
     def R_op(self, inputs, outputs, eval_points):
-        (a, b, c), (ta, tb, tc) = inputs, eval_points
+        (a, b, _c), (ta, tb, tc) = inputs, eval_points
         terms = []
         if ta is not None:
             terms.append(self._scaled(Dot()(cast(ta, a.dtype), b), self.alpha))
