@@ -25,9 +25,9 @@ from .shapecheck import axis_classes, check_axis_classes
 from .updates import commit_fresh_results, commit_results, normalize_updates
 
 MODES = ("py", "llvm")
-# Still "py": native errors do not yet name the failing input and line as the
-# reference evaluator's do (see the LLVM backend issue); "py" stays as the oracle.
-DEFAULT_MODE = "py"
+# "llvm": the optimized graph as JIT-compiled native code. "py": the reference
+# evaluator (every op's NumPy perform), the oracle the native code is tested against.
+DEFAULT_MODE = "llvm"
 _NO_DEFAULT = object()
 
 

@@ -26,10 +26,12 @@ from ..codegen.registry import (ERR_INDEX, ERR_SHAPE, ERROR_SLOTS, EXTERNAL_SYMB
                                 THREADS_SLOT, rule_for)
 from ..graph.basic import Apply, Constant, SharedVariable, Variable
 from ..graph.fg import FunctionGraph
-from .evaluator import raise_op_error
+from .evaluator import Program, raise_op_error
 
 # Ops whose kernels call BLAS (see _thread_count).
 BLAS_OPS = frozenset({"Dot", "BatchedMatmul", "Gemm"})
+# Plan-time ops that read only their input's shape, never its values.
+SHAPE_READERS = frozenset({"Shape", "ShapeI"})
 _ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
 ALIGN = 64
 
@@ -54,7 +56,7 @@ def plan_time_nodes(fg: FunctionGraph, order: Sequence[Apply]) -> tuple[set[Appl
             reads_values |= not isinstance(v, Constant)
             continue
         plan.add(v.owner)
-        if type(v.owner.op).__name__ == "Shape":
+        if type(v.owner.op).__name__ in SHAPE_READERS:
             continue  # only the input's shape is read, never its values
         stack.extend(v.owner.inputs)
     return plan, reads_values
@@ -74,6 +76,8 @@ class NativeProgram:
 
     def __init__(self, fg: FunctionGraph, name: str = "tj", threads: int | None = None) -> None:
         self.fg = fg
+        self.name = name
+        self._reference: Program | None = None
         self.nodes = fg.toposort()
         self.threads = self._thread_count(threads)
         self.plan_nodes, self.plan_reads_values = plan_time_nodes(fg, self.nodes)
@@ -163,6 +167,29 @@ class NativeProgram:
         return plan
 
     def run(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
+        try:
+            return self._run(args)
+        except (ValueError, IndexError, TypeError, ArithmeticError) as exc:
+            self._explain_failure(args, exc)
+            raise
+
+    def _explain_failure(self, args: Sequence[np.ndarray], exc: Exception) -> None:
+        """Raise the reference evaluator's error for the same call, if it has one.
+
+        A native kernel reports a code and two numbers; the reference evaluator names
+        the op, its inputs' shapes, the user's line and what exactly was wrong. A
+        failed call has changed no state, so running it again on the reference
+        evaluator is safe, and costs nothing on the success path. When the reference
+        evaluator succeeds (the two disagree), the native error stands."""
+        if self._reference is None:
+            self._reference = Program(self.fg, self.name)
+        try:
+            self._reference.run(args)
+        except Exception as ref_exc:
+            ref_exc.native_error = exc  # type: ignore[attr-defined]
+            raise
+
+    def _run(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
         if self.fast_call is None:
             args = [a if a.flags.c_contiguous else _contiguous(a) for a in args]
             return self.plan_for(args).run(args)
@@ -194,6 +221,8 @@ class Plan:
         for node in prog.nodes:
             ins = [values.get(v) for v in node.inputs]
             if node in prog.plan_nodes:
+                if type(node.op).__name__ in SHAPE_READERS:  # of a value made natively
+                    ins = [_ShapeOf(shapes[v]) for v in node.inputs]
                 outs = node.op.perform(node, ins)
                 for o, r in zip(node.outputs, outs):
                     values[o], shapes[o] = r, r.shape
@@ -296,7 +325,7 @@ class Plan:
         try:
             results = node.op.perform(node, ins)
         except Exception as exc:
-            raise_op_error(node, ins, exc)
+            raise_op_error(node, ins, exc, self.prog.name)
         for o, r in zip(node.outputs, results):
             target = store.get(o)
             if target is None:
@@ -317,17 +346,26 @@ class Plan:
         return np.array(store[v] if store.get(v) is not None else self.views[v])
 
     def _raise(self, status: int) -> None:
+        """The kernel's error record as an exception (NativeProgram.run then looks for
+        the reference evaluator's fuller message)."""
         code, index, value, limit = (int(x) for x in self.meta[:ERROR_SLOTS])
         self.meta[:ERROR_SLOTS] = 0
         node = self.prog.nodes[index]
         where = f" (node created at {node.source_line})" if node.source_line else ""
+        head = f"{self.prog.name}(): {node.op}{where}"
         if code == ERR_INDEX:
-            raise IndexError(f"{node.op}: index {value} is out of bounds for an axis of "
-                             f"size {limit}{where}")
+            raise IndexError(f"{head}: index {value} is out of bounds for an axis of "
+                             f"size {limit}")
         if code == ERR_SHAPE:
-            raise ValueError(f"{node.op}: shape mismatch at run time, {value} vs {limit}"
-                             f"{where}")
-        raise ValueError(f"{node.op}: failed with code {code} ({value}, {limit}){where}")
+            raise ValueError(f"{head}: shape mismatch at run time, {value} vs {limit}")
+        raise ValueError(f"{head}: failed with code {code} ({value}, {limit})")
+
+
+class _ShapeOf:
+    """Stands for an array whose shape is known at plan time but whose values are not."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
 
 
 def default_threads() -> int:

@@ -13,6 +13,8 @@ import pytest
 import tensorjit as tj
 from tensorjit.codegen import jit
 
+from native_errors import raises_natively
+
 DTYPES = ("float32", "float64", "int32", "int64", "int8", "uint8", "bool")
 
 
@@ -136,7 +138,7 @@ def test_max_of_infinities_and_signed_zero_rows():
 def test_extremum_of_empty_axis_raises(build, fname):
     x = tj.tensor("float32", (None, None), name="x")
     f = native([x], build(x))
-    with pytest.raises(ValueError, match=rf"^{fname}\(\).*empty"):
+    with raises_natively(ValueError, rf"^{fname}\(\).*empty", match=rf"{fname}\(\).*empty"):
         f(np.zeros((3, 0), np.float32))
     f(np.zeros((3, 2), np.float32))  # the function still works afterwards
 
