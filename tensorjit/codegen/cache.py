@@ -3,7 +3,7 @@
 The key hashes the module's LLVM IR (which encodes the optimized graph, dtypes and
 static shapes), the target CPU name and features, the llvmlite and tensorjit versions.
 An entry is a small header (magic, payload length, SHA-256 of the payload) followed by
-the payload (exported names and object code). Entries are written to a temporary file
+the payload (a JSON record, e.g. the exported names, and object code). Entries are written to a temporary file
 and renamed into place, so a concurrent reader sees either nothing or a whole entry; a
 truncated or corrupt entry fails its checksum, is counted, removed and recompiled.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-MAGIC = b"TJOBJ001"
+MAGIC = b"TJOBJ002"
 _HEADER = struct.Struct("<8sQ32s")
 _lock = threading.Lock()
 
@@ -33,6 +33,7 @@ class Stats:
 
     hits: int = 0
     misses: int = 0
+    compiled: int = 0  # modules run through LLVM in this process
     corrupt: int = 0
     writes: int = 0
     errors: list[str] = field(default_factory=list)
@@ -74,8 +75,8 @@ def _path(key: str) -> Path:
     return cache_dir() / key[:2] / f"{key}.tjo"
 
 
-def load(key: str) -> tuple[bytes, list[str]] | None:
-    """(object code, exported names) of a valid entry, or None (missing or corrupt)."""
+def load(key: str) -> tuple[bytes, dict] | None:
+    """(object code, record) of a valid entry, or None (missing or corrupt)."""
     path = _path(key)
     try:
         data = path.read_bytes()
@@ -90,10 +91,10 @@ def load(key: str) -> tuple[bytes, list[str]] | None:
         except OSError:
             pass
         return None
-    n_names = struct.unpack_from("<I", payload)[0]
-    names = json.loads(payload[4:4 + n_names].decode())
+    n_record = struct.unpack_from("<I", payload)[0]
+    record = json.loads(payload[4:4 + n_record].decode())
     STATS.hits += 1
-    return payload[4 + n_names:], names
+    return payload[4 + n_record:], record
 
 
 def _verify(data: bytes) -> bytes | None:
@@ -106,9 +107,9 @@ def _verify(data: bytes) -> bytes | None:
     return payload
 
 
-def store(key: str, object_code: bytes, exports: list[str]) -> None:
+def store(key: str, object_code: bytes, record: dict) -> None:
     """Write an entry atomically (temporary file, then rename). Failures are recorded."""
-    names = json.dumps(list(exports)).encode()
+    names = json.dumps(record, sort_keys=True).encode()
     payload = struct.pack("<I", len(names)) + names + object_code
     data = _HEADER.pack(MAGIC, len(payload), hashlib.sha256(payload).digest()) + payload
     path = _path(key)
@@ -145,6 +146,7 @@ def info() -> dict[str, object]:
     return {"directory": str(root), "entries": len(files),
             "bytes": sum(p.stat().st_size for p in files if p.exists()),
             "hits": STATS.hits, "misses": STATS.misses, "corrupt": STATS.corrupt,
+            "compiled": STATS.compiled,
             "writes": STATS.writes, "errors": list(STATS.errors)}
 
 
@@ -152,12 +154,14 @@ def compile_cached(ir_text: str, name: str, symbols: Mapping[str, int] | None = 
     """A JITModule for this IR: from the cache when a valid entry exists, else compiled."""
     from . import jit
     if not enabled():
+        STATS.compiled += 1
         return jit.compile_ir(ir_text, name=name, symbols=symbols)
     key = key_for(ir_text)
     hit = load(key)
     if hit is not None:
-        code, exports = hit
-        return jit.load_object(code, exports, name=name, symbols=symbols)
+        code, record = hit
+        return jit.load_object(code, record["exports"], name=name, symbols=symbols)
+    STATS.compiled += 1
     module = jit.compile_ir(ir_text, name=name, symbols=symbols)
-    store(key, module.object_code(), module.exports)
+    store(key, module.object_code(), {"exports": module.exports})
     return module

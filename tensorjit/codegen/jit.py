@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import llvmlite.binding as llvm
 
@@ -105,16 +105,19 @@ class JITModule:
     def __init__(
         self,
         name: str,
-        object_code: bytes,
+        object_code: bytes | Sequence[bytes],
         symbols: Mapping[str, int] | None = None,
         exports: Iterable[str] = (),
         optimized_ir: str | None = None,
     ) -> None:
         self.name = name
-        self._object_code = bytes(object_code)
+        objects = [object_code] if isinstance(object_code, bytes) else list(object_code)
+        self._object_code = bytes(objects[0]) if len(objects) == 1 else b""
         self._optimized_ir = optimized_ir
         self._exports = sorted(set(exports))
-        builder = llvm.JITLibraryBuilder().add_object_img(self._object_code)
+        builder = llvm.JITLibraryBuilder()
+        for obj in objects:  # several objects: one library, resolving each other's symbols
+            builder.add_object_img(bytes(obj))
         # The current process resolves libm, libmvec and anything else loaded into it.
         builder.add_current_process()
         for symbol, address in (symbols or {}).items():
@@ -140,7 +143,8 @@ class JITModule:
         return self._tracker[fn_name]
 
     def object_code(self) -> bytes:
-        """Return the bytes of the object file (what the on-disk cache stores)."""
+        """Return the bytes of the object file (what the on-disk cache stores); empty
+        for a library linked from several objects."""
         return self._object_code
 
     def optimized_ir(self) -> str:
@@ -191,8 +195,15 @@ def compile_ir(
     return JITModule(name, object_code, symbols, exports, optimized_ir=str(module))
 
 
+def compile_object(ir_text: str, name: str = "tensorjit") -> tuple[bytes, list[str]]:
+    """Parse, verify, optimize and emit object code (not linked): (object, exports)."""
+    module = parse_ir(ir_text, name)
+    optimize_module(module)
+    return target_machine().emit_object(module), _defined_functions(module)
+
+
 def load_object(
-    object_code: bytes,
+    object_code: bytes | Sequence[bytes],
     exports: Iterable[str],
     name: str = "tensorjit",
     symbols: Mapping[str, int] | None = None,

@@ -13,8 +13,8 @@ from typing import Sequence
 from llvmlite import ir
 
 from ..graph.basic import Apply, Variable
-from .registry import (HEADER_SLOTS, I8P, I32, I64, KERNEL_TYPE, Buf, KernelContext,
-                       element_type, rule_for)
+from .registry import (ERROR_SLOTS, HEADER_SLOTS, I8P, I32, I64, KERNEL_TYPE, THREADS_SLOT,
+                       Buf, KernelContext, element_type, rule_for)
 
 
 @dataclass
@@ -46,6 +46,13 @@ def kernel_name(index: int, node: Apply) -> str:
     return f"k{index}_{re.sub(r'[^A-Za-z0-9_]', '_', op)}"
 
 
+def node_layout(node: Apply) -> Layout:
+    """A kernel's own view of its buffers: its inputs then outputs, slots from 0, dims
+    after the header. Kernels never see the program's layout, so a kernel's IR depends
+    on its node alone and equal nodes of different functions share compiled code."""
+    return Layout.build([*node.inputs, *node.outputs])
+
+
 def _load_buf(b: ir.IRBuilder, var: Variable, layout: Layout, ptrs: ir.Value,
               meta: ir.Value) -> Buf:
     raw = b.load(b.gep(ptrs, [ir.Constant(I64, layout.slot[var])]))
@@ -60,13 +67,16 @@ def _load_buf(b: ir.IRBuilder, var: Variable, layout: Layout, ptrs: ir.Value,
     return Buf(var, ptr, dims, var.dtype)
 
 
-def emit_kernel(module: ir.Module, node: Apply, index: int, layout: Layout) -> ir.Function:
-    """One kernel function for one node, using the node's registered rule."""
+def emit_kernel(module: ir.Module, node: Apply, name: str, internal: bool = True
+                ) -> ir.Function:
+    """One kernel function for one node (node-local ABI, see node_layout)."""
     rule = rule_for(node)
     if rule is None:
         raise NotImplementedError(f"no native rule for {node.op}")
-    fn = ir.Function(module, KERNEL_TYPE, name=kernel_name(index, node))
-    fn.linkage = "internal"
+    layout = node_layout(node)
+    fn = ir.Function(module, KERNEL_TYPE, name=name)
+    if internal:
+        fn.linkage = "internal"
     fn.attributes.add("nounwind")
     ptrs, meta = fn.args
     for arg in fn.args:
@@ -76,12 +86,13 @@ def emit_kernel(module: ir.Module, node: Apply, index: int, layout: Layout) -> i
     b = ir.IRBuilder(entry)
     ins = [_load_buf(b, v, layout, ptrs, meta) for v in node.inputs]
     outs = [_load_buf(b, v, layout, ptrs, meta) for v in node.outputs]
+
     def rebind(builder: ir.IRBuilder, ptrs_: ir.Value, meta_: ir.Value):
         return ([_load_buf(builder, v, layout, ptrs_, meta_) for v in node.inputs],
                 [_load_buf(builder, v, layout, ptrs_, meta_) for v in node.outputs])
 
-    ctx = KernelContext(module, node, index, fn, b, ins, outs, meta, ret_block,
-                        rebind=rebind)
+    # the error record's node index is the entry's to fill in (0 here)
+    ctx = KernelContext(module, node, 0, fn, b, ins, outs, meta, ret_block, rebind=rebind)
     rule(ctx)
     if not ctx.builder.block.is_terminated:
         ctx.builder.branch(ret_block)
@@ -89,15 +100,64 @@ def emit_kernel(module: ir.Module, node: Apply, index: int, layout: Layout) -> i
     return fn
 
 
-def emit_entry(module: ir.Module, name: str, kernels: Sequence[ir.Function]) -> ir.Function:
-    """``i32 name(i8** ptrs, i64* meta)``: call each kernel, stop at the first error."""
+KERNEL_SYMBOL = "tj_kernel"
+
+
+def kernel_ir(node: Apply) -> str:
+    """The IR text of a module holding one node's kernel, exported as KERNEL_SYMBOL:
+    what identifies a kernel (its cache key is a hash of this text)."""
+    module = ir.Module(name="kernel")
+    emit_kernel(module, node, KERNEL_SYMBOL, internal=False)
+    return str(module)
+
+
+def declare_kernel(module: ir.Module, name: str) -> ir.Function:
+    """A declaration of an external kernel (compiled in its own module)."""
+    if name in module.globals:
+        return module.globals[name]
+    fn = ir.Function(module, KERNEL_TYPE, name=name)
+    return fn
+
+
+def _max_frame(nodes: Sequence[Apply]) -> tuple[int, int]:
+    slots = meta = 1
+    for node in nodes:
+        local = node_layout(node)
+        slots, meta = max(slots, len(local.slot)), max(meta, local.meta_size)
+    return slots, meta
+
+
+def emit_entry(module: ir.Module, name: str,
+               calls: Sequence[tuple[int, Apply, ir.Function]], layout: Layout) -> ir.Function:
+    """``i32 name(i8** ptrs, i64* meta)``: run each kernel, stop at the first error.
+
+    Before each call the kernel's own pointer table and dims (node_layout) are filled
+    from the program's; on failure its error record is copied out with the node index.
+    """
     fn = ir.Function(module, KERNEL_TYPE, name=name)
     ptrs, meta = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    for k in kernels:
-        status = b.call(k, [ptrs, meta])
-        failed = b.icmp_signed("!=", status, ir.Constant(I32, 0))
-        with b.if_then(failed, likely=False):
+    n_slots, n_meta = _max_frame([node for _, node, _ in calls])
+    local_ptrs = b.alloca(I8P, size=ir.Constant(I64, n_slots), name="local_ptrs")
+    local_meta = b.alloca(I64, size=ir.Constant(I64, n_meta), name="local_meta")
+
+    def at(base: ir.Value, k: int) -> ir.Value:
+        return b.gep(base, [ir.Constant(I64, k)])
+
+    b.store(b.load(at(meta, THREADS_SLOT)), at(local_meta, THREADS_SLOT))
+    for index, node, kernel in calls:
+        local = node_layout(node)
+        for v, k in local.slot.items():
+            b.store(b.load(at(ptrs, layout.slot[v])), at(local_ptrs, k))
+            for d, static in enumerate(v.type.shape):
+                if static is None:
+                    b.store(b.load(at(meta, layout.meta_offset[v] + d)),
+                            at(local_meta, local.meta_offset[v] + d))
+        status = b.call(kernel, [local_ptrs, local_meta])
+        with b.if_then(b.icmp_signed("!=", status, ir.Constant(I32, 0)), likely=False):
+            for k in range(ERROR_SLOTS):
+                value = ir.Constant(I64, index) if k == 1 else b.load(at(local_meta, k))
+                b.store(value, at(meta, k))
             b.ret(status)
     b.ret(ir.Constant(I32, 0))
     return fn
@@ -125,15 +185,26 @@ def emit_array_call(module: ir.Module, name: str, entry: ir.Function,
 
 
 def build_module(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
-                 layout: Layout, call_slots: Sequence[int] | None = None
+                 layout: Layout, call_slots: Sequence[int] | None = None,
+                 kernel_symbols: dict[Apply, str] | None = None
                  ) -> tuple[ir.Module, list[str]]:
-    """A module with one entry function per segment of (node index, node) pairs."""
+    """A module with one entry function per segment of (node index, node) pairs.
+
+    With ``kernel_symbols`` (node -> exported name) the kernels are only declared:
+    they are compiled in modules of their own (kernel_ir). Without, each kernel is
+    defined here as ``k<index>_<Op>`` (one readable module for f.llvm_ir() / f.asm()).
+    """
     module = ir.Module(name=name)
     entries = []
     for s, segment in enumerate(segments):
-        kernels = [emit_kernel(module, node, i, layout) for i, node in segment]
+        if kernel_symbols is None:
+            calls = [(i, node, emit_kernel(module, node, kernel_name(i, node)))
+                     for i, node in segment]
+        else:
+            calls = [(i, node, declare_kernel(module, kernel_symbols[node]))
+                     for i, node in segment]
         entry = f"{name}_seg{s}"
-        fn = emit_entry(module, entry, kernels)
+        fn = emit_entry(module, entry, calls, layout)
         entries.append(entry)
         if call_slots is not None and len(segments) == 1:
             emit_array_call(module, f"{name}_call", fn, call_slots)
@@ -141,4 +212,5 @@ def build_module(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
     return module, entries
 
 
-__all__ = ["Layout", "build_module", "emit_kernel", "emit_entry", "kernel_name", "I8P"]
+__all__ = ["Layout", "build_module", "emit_kernel", "emit_entry", "kernel_ir", "kernel_name",
+           "node_layout", "I8P"]

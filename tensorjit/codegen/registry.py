@@ -5,10 +5,13 @@ The contract between the runtime and the kernels:
 - Every value the compiled program touches is a C-contiguous buffer with an index b.
   The entry point receives ``i8** ptrs`` (ptrs[b] = the data of buffer b) and
   ``i64* meta`` (the shapes of all buffers, at offsets fixed when the program is built;
-  meta[0:4] is the error record, meta[4] the thread count). Shapes are known per call, strides follow from them.
-- A rule emits ONE kernel function ``i32 kernel(i8** ptrs, i64* meta)`` for one node:
-  it loads its buffers' pointers and dims (static dims become constants), computes,
-  and returns 0, or an error code after filling the error record (see ``fail``).
+  meta[0:4] is the error record, meta[4] the thread count). Shapes are known per call,
+  strides follow from them.
+- A rule emits ONE kernel function ``i32 kernel(i8** ptrs, i64* meta)`` for one node,
+  with the same layout but its own numbering (program.node_layout: its inputs then
+  outputs, from slot 0; its dims after the header), filled in by the entry point. It
+  loads its buffers' pointers and dims (static dims become constants), computes, and
+  returns 0, or an error code after filling the error record (see ``fail``).
 - Rules only build IR (llvmlite.ir); codegen/jit.py compiles it.
 """
 
@@ -45,6 +48,21 @@ RULES: dict[str, Rule] = {}
 # External functions kernels may call (e.g. BLAS), name -> address, given to the JIT
 # linker. Rule modules fill it at import time.
 EXTERNAL_SYMBOLS: dict[str, int] = {}
+# Name prefix -> function giving the address of such a symbol. Code loaded from the
+# disk cache was never generated in this process, so nothing declared its external
+# symbols: resolve_symbols() asks these providers instead.
+SYMBOL_PROVIDERS: dict[str, Callable[[str], int]] = {}
+
+
+def resolve_symbols(names: list[str]) -> None:
+    """Make sure each external name that has a provider is in EXTERNAL_SYMBOLS."""
+    for name in names:
+        if name in EXTERNAL_SYMBOLS:
+            continue
+        for prefix, provider in SYMBOL_PROVIDERS.items():
+            if name.startswith(prefix):
+                EXTERNAL_SYMBOLS[name] = provider(name)
+                break
 # Op classes a rule may decline for some nodes (dtype, params): name -> predicate.
 SUPPORTS: dict[str, Callable[[Apply], bool]] = {}
 

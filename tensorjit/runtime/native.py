@@ -20,10 +20,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..codegen import cache, rules  # noqa: F401  (rules: registers the kernels)
+from ..codegen import rules  # noqa: F401  (registers the kernels)
+from ..codegen.compiler import compile_program, structure_text
 from ..codegen.program import Layout, build_module
-from ..codegen.registry import (ERR_INDEX, ERR_SHAPE, ERROR_SLOTS, EXTERNAL_SYMBOLS,
-                                THREADS_SLOT, rule_for)
+from ..codegen.registry import ERR_INDEX, ERR_SHAPE, ERROR_SLOTS, THREADS_SLOT, rule_for
 from ..graph.basic import Apply, Constant, SharedVariable, Variable
 from ..graph.fg import FunctionGraph
 from .evaluator import Program, raise_op_error
@@ -104,9 +104,14 @@ class NativeProgram:
         self.input_slots = [self.layout.slot.get(v) for v in fg.inputs]
         self._choose_fast_call(segments)
         slots = [self.layout.slot[v] for v in self.call_vars] if self.call_vars else None
-        self.module_ir, entries = build_module(_symbol(name), segments, self.layout, slots)
-        self.jit = cache.compile_cached(str(self.module_ir), _symbol(name),
-                                        symbols=EXTERNAL_SYMBOLS) if segments else None
+        self._segments, self._call_slots = segments, slots
+        self._module_ir = None
+        entries: list[str] = []
+        self.jit = None
+        if segments:
+            structure = structure_text(_symbol(name), self.nodes, self.layout, segments, slots)
+            compiled = compile_program(_symbol(name), segments, self.layout, slots, structure)
+            self.jit, entries = compiled.library, compiled.entries
         self.entries = [_ENTRY(self.jit.address(e)) for e in entries if not e.endswith("_call")]
         self.fast_call = None
         if self.call_vars:
@@ -116,6 +121,16 @@ class NativeProgram:
         self.steps = [Step(self.entries[s]) if s >= 0 else
                       Step(None, n, self.nodes.index(n)) for s, n in layout_order]
         self.plans: dict[tuple, "Plan"] = {}
+
+    @property
+    def module_ir(self):
+        """One readable module with every kernel defined in it (for f.llvm_ir(), f.asm()
+        and tests): the same kernels as the compiled ones, each under the name
+        ``k<node index>_<Op>`` instead of being linked from its own module."""
+        if self._module_ir is None:
+            self._module_ir, _ = build_module(_symbol(self.name), self._segments,
+                                              self.layout, self._call_slots)
+        return self._module_ir
 
     def _thread_count(self, threads: int | None) -> int:
         """The threads our kernels may use. Unless told, a function that calls BLAS

@@ -30,29 +30,55 @@ def run_child(cache_dir) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+# x * 3 + 1 without rewrites: two kernels, plus the function's record (its entry point)
+ENTRIES = 3
+
+
 def test_second_process_compiles_nothing(tmp_path):
     first = run_child(tmp_path)
     second = run_child(tmp_path)
-    assert first["info"]["misses"] == 1 and first["info"]["writes"] == 1
-    assert second["info"]["hits"] == 1 and second["info"]["writes"] == 0
+    assert first["info"]["compiled"] == ENTRIES and first["info"]["writes"] == ENTRIES
+    assert len(list(tmp_path.glob("*/*.tjo"))) == ENTRIES
+    # the function's record names its kernels: found by the graph's structure, no IR made
+    assert second["info"]["compiled"] == 0 and second["info"]["writes"] == 0
+    assert second["info"]["hits"] == ENTRIES and second["info"]["misses"] == 0
     assert first["out"] == second["out"] == [1.0, 4.0, 7.0, 10.0]
+
+
+def test_kernels_are_shared_between_functions(tmp_path, monkeypatch):
+    monkeypatch.setenv("TENSORJIT_CACHE_DIR", str(tmp_path))
+    import numpy as np
+
+    import tensorjit as tj
+    before = cache.STATS.compiled
+    x, y = tj.dvector("x"), tj.dvector("y")
+    f = tj.function([x, y], x * y, optimizer=None, name="f")
+    g = tj.function([y, x], [y * x, x - y], optimizer=None, name="g")
+    # f: its kernel and entry; g: one new kernel (x - y) and its entry; x * y is shared
+    assert cache.STATS.compiled - before == 4
+    np.testing.assert_array_equal(g(np.array([2.0]), np.array([5.0]))[1], [3.0])
+    np.testing.assert_array_equal(f(np.array([2.0]), np.array([5.0])), [10.0])
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "empty"])
 def test_corrupt_entry_is_recompiled_not_loaded(tmp_path, damage):
     run_child(tmp_path)
-    (entry,) = list(tmp_path.glob("*/*.tjo"))
-    data = entry.read_bytes()
-    if damage == "truncate":
-        entry.write_bytes(data[: len(data) // 2])
-    elif damage == "flip":
-        entry.write_bytes(data[:-10] + bytes(b ^ 0xFF for b in data[-10:]))
-    else:
-        entry.write_bytes(b"")
+    entries = list(tmp_path.glob("*/*.tjo"))
+    assert len(entries) == ENTRIES
+    for entry in entries:
+        data = entry.read_bytes()
+        if damage == "truncate":
+            entry.write_bytes(data[: len(data) // 2])
+        elif damage == "flip":
+            entry.write_bytes(data[:-10] + bytes(b ^ 0xFF for b in data[-10:]))
+        else:
+            entry.write_bytes(b"")
     again = run_child(tmp_path)
-    assert again["info"]["corrupt"] == 1 and again["info"]["writes"] == 1
+    assert again["info"]["corrupt"] == ENTRIES and again["info"]["writes"] == ENTRIES
+    assert again["info"]["compiled"] == ENTRIES
     assert again["out"] == [1.0, 4.0, 7.0, 10.0]
-    assert run_child(tmp_path)["info"]["hits"] == 1  # the rewritten entry is good
+    good = run_child(tmp_path)["info"]  # the rewritten entries are good
+    assert good["hits"] == ENTRIES and good["compiled"] == 0
 
 
 def test_concurrent_processes_compiling_the_same_graph_both_succeed(tmp_path):
@@ -64,15 +90,15 @@ def test_concurrent_processes_compiling_the_same_graph_both_succeed(tmp_path):
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
         assert json.loads(out.strip().splitlines()[-1])["out"] == [1.0, 4.0, 7.0, 10.0]
-    assert len(list(tmp_path.glob("*/*.tjo"))) == 1
+    assert len(list(tmp_path.glob("*/*.tjo"))) == ENTRIES
     assert not list(tmp_path.glob("*/.tmp-*"))  # no partial files left behind
 
 
 def test_clear_and_info(tmp_path, monkeypatch):
     monkeypatch.setenv("TENSORJIT_CACHE_DIR", str(tmp_path))
     run_child(tmp_path)
-    assert cache.info()["entries"] == 1
-    assert cache.clear() == 1
+    assert cache.info()["entries"] == ENTRIES
+    assert cache.clear() == ENTRIES
     assert cache.info()["entries"] == 0
 
 
@@ -80,5 +106,5 @@ def test_unwritable_cache_dir_does_not_break_compilation(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("TENSORJIT_CACHE_DIR", str(blocker))
-    cache.store("ab" * 32, b"code", ["f"])
+    cache.store("ab" * 32, b"code", {"exports": ["f"]})
     assert cache.STATS.errors

@@ -1,0 +1,157 @@
+"""Compiling a program: kernels one module each (shared and cached), a small entry module.
+
+A function's native code is one entry module (the calls, see program.emit_entry) and
+one module per distinct kernel. A kernel's IR depends on its node alone (the
+node-local ABI of program.node_layout), so equal nodes, in one function or in many,
+compile once: kernels are kept by the hash of their IR, in this process and in the
+on-disk cache. Everything is linked into one JIT library per function.
+
+Warm starts skip code generation altogether: a function's record in the cache is
+found under a *structure key*, a hash of the optimized graph's structure (ops, types,
+wiring, constants) and of tensorjit's own source, and holds the entry object and the
+keys of its kernels.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from ..graph.basic import Apply
+from . import cache, jit
+from .program import KERNEL_SYMBOL, Layout, build_module, kernel_ir
+from .registry import EXTERNAL_SYMBOLS, resolve_symbols
+
+_lock = threading.Lock()
+# kernel key -> (object code, external symbols it needs), compiled or loaded here
+_KERNELS: dict[str, tuple[bytes, list[str]]] = {}
+_DECLARE = re.compile(r'^declare [^@]*@"?([^"(]+)"?\(', re.MULTILINE)
+
+
+@dataclass
+class Compiled:
+    """A linked program: the JIT library and the names of its entry points."""
+
+    library: jit.JITModule
+    entries: list[str]
+
+
+def kernel_symbol(key: str) -> str:
+    return f"tjk_{key[:32]}"
+
+
+def _kernel_object(key: str, text: str | None) -> tuple[bytes, list[str]] | None:
+    """A kernel's (object code, external symbols): from this process, the disk cache,
+    or compiled from ``text`` (None: only look it up)."""
+    with _lock:
+        found = _KERNELS.get(key)
+    if found is not None:
+        return found
+    hit = cache.load(key) if cache.enabled() else None
+    if hit is not None:
+        found = hit[0], list(hit[1].get("symbols", []))
+    elif text is None:
+        return None
+    else:
+        named = text.replace(f'@"{KERNEL_SYMBOL}"', f'@"{kernel_symbol(key)}"')
+        obj, _ = jit.compile_object(named, name=kernel_symbol(key))
+        cache.STATS.compiled += 1
+        found = obj, _DECLARE.findall(text)
+        if cache.enabled():
+            cache.store(key, obj, {"kernel": kernel_symbol(key), "symbols": found[1]})
+    with _lock:
+        _KERNELS[key] = found
+    return found
+
+
+def _link(name: str, entry_obj: bytes, kernels: Sequence[tuple[bytes, list[str]]],
+          entries: list[str]) -> Compiled:
+    resolve_symbols(sorted({s for _, syms in kernels for s in syms}))
+    library = jit.load_object([entry_obj, *(obj for obj, _ in kernels)], entries,
+                              name=name, symbols=EXTERNAL_SYMBOLS)
+    return Compiled(library, entries)
+
+
+def compile_program(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
+                    layout: Layout, call_slots: Sequence[int] | None,
+                    structure: str | None) -> Compiled:
+    """Compile (or load) the program of ``segments``; ``structure`` is the structure
+    key's text (see structure_text), None when the graph can't be keyed that way."""
+    fkey = cache.key_for(structure + source_digest(), {"kind": "function"}) \
+        if structure is not None else None
+    if fkey is not None:
+        found = _load_function(fkey, name)
+        if found is not None:
+            return found
+    keys: dict[Apply, str] = {}
+    objects: dict[str, tuple[bytes, list[str]]] = {}
+    for segment in segments:
+        for _, node in segment:
+            text = kernel_ir(node)
+            key = cache.key_for(text, {"kind": "kernel"})
+            keys[node] = key
+            if key not in objects:
+                objects[key] = _kernel_object(key, text)
+    module, entries = build_module(name, segments, layout, call_slots,
+                                   {n: kernel_symbol(k) for n, k in keys.items()})
+    entry_obj, _ = jit.compile_object(str(module), name=name)
+    cache.STATS.compiled += 1
+    if fkey is not None and cache.enabled():
+        cache.store(fkey, entry_obj, {"entries": entries, "kernels": sorted(objects)})
+    return _link(name, entry_obj, list(objects.values()), entries)
+
+
+def _load_function(fkey: str, name: str) -> Compiled | None:
+    hit = cache.load(fkey) if cache.enabled() else None
+    if hit is None:
+        return None
+    entry_obj, record = hit
+    kernels = [_kernel_object(k, None) for k in record["kernels"]]
+    if any(k is None for k in kernels):
+        return None  # a kernel's entry was removed: rebuild everything
+    return _link(name, entry_obj, kernels, list(record["entries"]))
+
+
+@functools.cache
+def source_digest() -> str:
+    """A hash of tensorjit's Python source: what generated the code of a structure key."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+_UNSAFE_REPR = re.compile(r"\.\.\.| at 0x[0-9a-f]+")
+
+
+def structure_text(name: str, nodes: Sequence[Apply], layout: Layout,
+                   segments: Sequence[Sequence[tuple[int, Apply]]],
+                   call_slots: Sequence[int] | None) -> str | None:
+    """Everything the generated code depends on, as text; None if some op's repr is
+    not a faithful description (elided arrays, object addresses)."""
+    import numpy as np
+
+    from ..graph.basic import Constant, SharedVariable
+    parts = [name, repr(list(call_slots) if call_slots is not None else None)]
+    for v, slot in layout.slot.items():
+        kind = "c" if isinstance(v, Constant) else "s" if isinstance(v, SharedVariable) else "v"
+        parts.append(f"{slot}:{kind}:{v.type!r}:{layout.meta_offset[v]}")
+        if isinstance(v, Constant):
+            data = np.ascontiguousarray(v.data)
+            parts.append(hashlib.sha256(data.tobytes()).hexdigest() + str(data.shape))
+    for s, segment in enumerate(segments):
+        for i, node in segment:
+            op = repr(node.op)
+            if _UNSAFE_REPR.search(op):
+                return None
+            ins = [layout.slot[v] for v in node.inputs]
+            outs = [layout.slot[v] for v in node.outputs]
+            parts.append(f"{s}:{i}:{op}:{ins}:{outs}")
+    return "\n".join(parts)
