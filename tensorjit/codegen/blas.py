@@ -22,11 +22,13 @@ import functools
 
 from llvmlite import ir
 
-from . import irutils
+from . import gemm, irutils
 from .registry import (
     ERR_SHAPE,
+    ERR_VALUE,
     EXTERNAL_SYMBOLS,
     I32,
+    SYMBOL_PROVIDERS,
     I64,
     Buf,
     KernelContext,
@@ -99,6 +101,9 @@ def blas_address(name: str) -> int:
     if not address:
         raise RuntimeError(f"scipy.linalg.cython_blas exports no address for {name!r}")
     return int(address)
+
+
+SYMBOL_PROVIDERS[PREFIX] = lambda full: blas_address(full[len(PREFIX):])
 
 
 def external_symbols(module: ir.Module) -> dict[str, int]:
@@ -183,12 +188,26 @@ def _blas_call(ctx, args, dtype, a, b_ptr, c, m, n, k, kind, alpha=1.0, beta=0.0
         alpha, beta = args.floats(*scalars)
         b.call(declare(b.module, "gemv", dtype),
                [trans, nn, kk, alpha, b_ptr, nn, a, one, beta, c, one])
+    elif kind == "jit":  # the JIT GEMM library (gemm.py): row-major, as is
+        _jit_gemm_call(ctx, dtype, a, b_ptr, c, m, n, k, alpha, beta)
     else:  # column-major C^T (n, m) = B^T (n, k) @ A^T (k, m): operands swapped
         ta, tb = args.chars("N", "N")
         mm, nn, kk = args.ints(m, n, k)
         alpha, beta = args.floats(*scalars)
         b.call(declare(b.module, "gemm", dtype),
                [ta, tb, nn, mm, kk, alpha, b_ptr, nn, a, kk, beta, c, nn])
+
+
+def _jit_gemm_call(ctx, dtype, a, b_ptr, c, m, n, k, alpha, beta) -> None:
+    b = ctx.builder
+    fty = element_type(dtype)
+    # threads 0: the library's default (TENSORJIT_NUM_THREADS or the cores); its threads
+    # end with the call, unlike BLAS's spinning ones
+    status = b.call(gemm.declare(b.module, dtype),
+                    [i64(0), i64(0), m, n, k, ir.Constant(fty, alpha), a, k, b_ptr, n,
+                     ir.Constant(fty, beta), c, n, i64(0)])
+    with b.if_then(b.icmp_signed("!=", status, ir.Constant(I32, 0)), likely=False):
+        ctx.fail(ERR_VALUE, b.zext(status, I64), i64(0))  # workspace allocation failed
 
 
 def _kind(m_static: int | None, n_static: int | None) -> str:
@@ -198,7 +217,7 @@ def _kind(m_static: int | None, n_static: int | None) -> str:
         return "gemv_a"
     if m_static == 1:
         return "gemv_b"
-    return "gemm"
+    return "jit" if gemm.use_jit(m_static, n_static) else "gemm"
 
 
 def emit_int_matmul_2d(b: ir.IRBuilder, dtype: str, a: ir.Value, b_ptr: ir.Value,
