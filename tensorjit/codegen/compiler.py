@@ -18,6 +18,7 @@ import functools
 import hashlib
 import re
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -45,28 +46,49 @@ def kernel_symbol(key: str) -> str:
     return f"tjk_{key[:32]}"
 
 
-def _kernel_object(key: str, text: str | None) -> tuple[bytes, list[str]] | None:
-    """A kernel's (object code, external symbols): from this process, the disk cache,
-    or compiled from ``text`` (None: only look it up)."""
+def _known_kernel(key: str) -> tuple[bytes, list[str]] | None:
+    """A kernel's (object code, external symbols) from this process or the disk cache."""
     with _lock:
         found = _KERNELS.get(key)
     if found is not None:
         return found
     hit = cache.load(key) if cache.enabled() else None
-    if hit is not None:
-        found = hit[0], list(hit[1].get("symbols", []))
-    elif text is None:
+    if hit is None:
         return None
-    else:
-        named = text.replace(f'@"{KERNEL_SYMBOL}"', f'@"{kernel_symbol(key)}"')
-        obj, _ = jit.compile_object(named, name=kernel_symbol(key))
-        cache.STATS.compiled += 1
-        found = obj, _DECLARE.findall(text)
-        if cache.enabled():
-            cache.store(key, obj, {"kernel": kernel_symbol(key), "symbols": found[1]})
+    found = hit[0], list(hit[1].get("symbols", []))
     with _lock:
         _KERNELS[key] = found
     return found
+
+
+def _compile_kernel(key: str, text: str) -> tuple[bytes, list[str]]:
+    """Compile one kernel (on a worker thread) and keep it here and on disk."""
+    named = text.replace(f'@"{KERNEL_SYMBOL}"', f'@"{kernel_symbol(key)}"')
+    obj, _ = jit.compile_object_concurrently(named, name=kernel_symbol(key))
+    found = obj, _DECLARE.findall(text)
+    with _lock:
+        cache.STATS.compiled += 1
+        _KERNELS[key] = found
+    if cache.enabled():
+        cache.store(key, obj, {"kernel": kernel_symbol(key), "symbols": found[1]})
+    return found
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor | None:
+    """Worker threads for LLVM (None on one core: compile on the calling thread)."""
+    from .parallel import available_cores
+    workers = min(available_cores(), 4)
+    return ThreadPoolExecutor(workers, thread_name_prefix="tj-llvm") if workers > 1 else None
+
+
+def _submit(fn, *args) -> Future:
+    pool = _pool()
+    if pool is not None:
+        return pool.submit(fn, *args)
+    done: Future = Future()
+    done.set_result(fn(*args))
+    return done
 
 
 def _link(name: str, entry_obj: bytes, kernels: Sequence[tuple[bytes, list[str]]],
@@ -89,21 +111,57 @@ def compile_program(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
         if found is not None:
             return found
     keys: dict[Apply, str] = {}
-    objects: dict[str, tuple[bytes, list[str]]] = {}
+    jobs: dict[str, Future] = {}
+    texts: dict[str, str] = {}  # structural node key -> IR text, within this call
+    # IR is generated here (Python, holding the GIL) while LLVM compiles the kernels
+    # already generated on the worker threads (LLVM releases the GIL).
     for segment in segments:
         for _, node in segment:
-            text = kernel_ir(node)
+            skey = _node_text(node)
+            text = texts.get(skey) if skey is not None else None
+            if text is None:
+                text = kernel_ir(node)
+                if skey is not None:
+                    texts[skey] = text
             key = cache.key_for(text, {"kind": "kernel"})
             keys[node] = key
-            if key not in objects:
-                objects[key] = _kernel_object(key, text)
+            if key not in jobs:
+                known = _known_kernel(key)
+                jobs[key] = _submit(_compile_kernel, key, text) if known is None \
+                    else _done(known)
     module, entries = build_module(name, segments, layout, call_slots,
                                    {n: kernel_symbol(k) for n, k in keys.items()})
-    entry_obj, _ = jit.compile_object(str(module), name=name)
+    entry_job = _submit(jit.compile_object_concurrently, str(module), name)
+    kernels = [job.result() for job in jobs.values()]
+    entry_obj, _ = entry_job.result()
     cache.STATS.compiled += 1
     if fkey is not None and cache.enabled():
-        cache.store(fkey, entry_obj, {"entries": entries, "kernels": sorted(objects)})
-    return _link(name, entry_obj, list(objects.values()), entries)
+        cache.store(fkey, entry_obj, {"entries": entries, "kernels": list(jobs)})
+    return _link(name, entry_obj, kernels, entries)
+
+
+def _done(value) -> Future:
+    done: Future = Future()
+    done.set_result(value)
+    return done
+
+
+def _node_text(node: Apply) -> str | None:
+    """What a node's kernel IR depends on, when its op's repr says all of it."""
+    import numpy as np
+
+    from ..graph.basic import Constant
+    op = repr(node.op)
+    if _UNSAFE_REPR.search(op):
+        return None
+    parts = [op]
+    seen: dict = {}
+    for v in (*node.inputs, *node.outputs):
+        parts.append(f"{seen.setdefault(v, len(seen))}:{v.type!r}")
+        if isinstance(v, Constant):
+            data = np.ascontiguousarray(v.data)
+            parts.append(hashlib.sha256(data.tobytes()).hexdigest() + str(data.shape))
+    return "|".join(parts)
 
 
 def _load_function(fkey: str, name: str) -> Compiled | None:
@@ -111,7 +169,7 @@ def _load_function(fkey: str, name: str) -> Compiled | None:
     if hit is None:
         return None
     entry_obj, record = hit
-    kernels = [_kernel_object(k, None) for k in record["kernels"]]
+    kernels = [_known_kernel(k) for k in record["kernels"]]
     if any(k is None for k in kernels):
         return None  # a kernel's entry was removed: rebuild everything
     return _link(name, entry_obj, kernels, list(record["entries"]))

@@ -98,8 +98,7 @@ class GemmLibrary:
         self.dtype = dtype
         self.config = cfg or config(dtype)
         self.name = symbol(dtype)
-        self.ir = build_ir(self.config)
-        self.module = cache.compile_cached(self.ir, self.name)
+        self.module = self._load_or_compile()
         self.address = self.module.address(self.name)
         t = ctypes.c_float if dtype == "float32" else ctypes.c_double
         i, p = ctypes.c_int64, ctypes.c_void_p
@@ -109,6 +108,20 @@ class GemmLibrary:
             self.module.address(f"{self.name}_set_threads"))
         self.set_threads(_default_threads())
 
+    def _load_or_compile(self) -> jit.JITModule:
+        """The library from the disk cache, keyed by its configuration and tensorjit's
+        source (so a warm start does not even generate its IR), else compiled."""
+        from .compiler import source_digest
+        key = cache.key_for(f"gemm library {self.name} {self.config!r} {source_digest()}")
+        hit = cache.load(key) if cache.enabled() else None
+        if hit is not None:
+            return jit.load_object(hit[0], hit[1]["exports"], name=self.name)
+        module = jit.compile_ir(build_ir(self.config), name=self.name)
+        cache.STATS.compiled += 1
+        if cache.enabled():
+            cache.store(key, module.object_code(), {"exports": module.exports})
+        return module
+
     def set_threads(self, threads: int) -> None:
         """The thread count used when a caller passes threads <= 0."""
         if int(threads) < 1:
@@ -117,7 +130,7 @@ class GemmLibrary:
 
 
 def _default_threads() -> int:
-    from ..runtime.native import default_threads
+    from .parallel import default_threads
     return default_threads()
 
 

@@ -12,6 +12,7 @@ loaded back with :func:`load_object` without re-running LLVM.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import itertools
 import threading
@@ -66,7 +67,11 @@ def target_machine() -> llvm.TargetMachine:
 
 def optimize_module(module: llvm.ModuleRef, speed_level: int = 3) -> None:
     """Run the O3 pipeline with loop and SLP vectorization on ``module``, in place."""
-    tm = target_machine()
+    pass_builder = llvm.create_pass_builder(target_machine(), _tuning_options(speed_level))
+    pass_builder.getModulePassManager().run(module, pass_builder)
+
+
+def _tuning_options(speed_level: int = 3) -> llvm.PipelineTuningOptions:
     pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
     pto.loop_vectorization = True
     # SLP is off by default in llvmlite's tuning options; straight-line vector code
@@ -74,8 +79,7 @@ def optimize_module(module: llvm.ModuleRef, speed_level: int = 3) -> None:
     pto.slp_vectorization = True
     pto.loop_unrolling = True
     pto.loop_interleaving = True
-    pass_builder = llvm.create_pass_builder(tm, pto)
-    pass_builder.getModulePassManager().run(module, pass_builder)
+    return pto
 
 
 def parse_ir(ir_text: str, name: str = "") -> llvm.ModuleRef:
@@ -200,6 +204,63 @@ def compile_object(ir_text: str, name: str = "tensorjit") -> tuple[bytes, list[s
     module = parse_ir(ir_text, name)
     optimize_module(module)
     return target_machine().emit_object(module), _defined_functions(module)
+
+
+# -- compiling on several threads
+#
+# llvmlite serializes every call into LLVM behind one lock. Optimizing and emitting a
+# module are the calls that take time, and LLVM runs them concurrently as long as
+# each thread has its own context, module and target machine (as ORC's concurrent
+# compiler does). Those two calls are made here without llvmlite's lock; ctypes
+# releases the GIL during them. Everything else goes through llvmlite as usual.
+
+_local = threading.local()
+
+
+def _thread_state() -> tuple[llvm.ContextRef, llvm.TargetMachine]:
+    if not hasattr(_local, "context"):
+        _initialize()
+        cpu, features = host_cpu()
+        target = llvm.Target.from_default_triple()
+        _local.context = llvm.create_context()
+        _local.machine = target.create_target_machine(
+            cpu=cpu, features=features, opt=3, reloc="pic", codemodel="jitdefault", jit=True)
+    return _local.context, _local.machine
+
+
+def _unlocked(name: str):
+    """The raw ctypes function behind llvmlite's locked wrapper (or the wrapper)."""
+    fn = getattr(llvm.ffi.lib, name)
+    return getattr(fn, "_cfn", fn)
+
+
+def compile_object_concurrently(ir_text: str, name: str = "tensorjit"
+                                ) -> tuple[bytes, list[str]]:
+    """compile_object, safe to call from several threads at once (see above)."""
+    context, machine = _thread_state()
+    try:
+        module = llvm.parse_assembly(str(ir_text), context=context)
+        module.verify()
+    except RuntimeError as exc:
+        raise ValueError(f"invalid LLVM IR for module {name!r}: {exc}") from exc
+    module.name = name
+    module.triple = machine.triple
+    module.data_layout = str(machine.target_data)
+    pb = llvm.create_pass_builder(machine, _tuning_options())
+    pm = pb.getModulePassManager()
+    _unlocked("LLVMPY_RunNewModulePassManager")(pm, module, pb)
+    exports = _defined_functions(module)
+    with llvm.ffi.OutputString() as err:
+        buf = _unlocked("LLVMPY_TargetMachineEmitToMemory")(machine, module, 1, err)
+        if not buf:
+            raise RuntimeError(f"LLVM could not emit module {name!r}: {err}")
+    try:
+        start = llvm.ffi.lib.LLVMPY_GetBufferStart(buf)
+        size = llvm.ffi.lib.LLVMPY_GetBufferSize(buf)
+        return ctypes.string_at(start, size), exports
+    finally:
+        llvm.ffi.lib.LLVMPY_DisposeMemoryBuffer(buf)
+        module.close()
 
 
 def load_object(

@@ -11,6 +11,7 @@ header (``THREADS_SLOT``), set by the runtime from the function's ``threads`` op
 
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 from llvmlite import ir
@@ -118,3 +119,26 @@ def _spawn(ctx: KernelContext, body: ir.Function, n: ir.Value, threads: ir.Value
 
 def _min(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
     return b.select(b.icmp_signed("<", x, y), x, y)
+
+
+def default_threads() -> int:
+    """TENSORJIT_NUM_THREADS, else the cores this process may run on."""
+    env = os.environ.get("TENSORJIT_NUM_THREADS")
+    if env:
+        try:
+            value = int(env)
+        except ValueError:
+            raise ValueError(f"TENSORJIT_NUM_THREADS must be a positive integer, "
+                             f"got {env!r}") from None
+        if value < 1:
+            raise ValueError(f"TENSORJIT_NUM_THREADS must be >= 1, got {value}")
+        return value
+    return available_cores()
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1

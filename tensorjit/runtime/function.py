@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -18,9 +17,11 @@ from ..graph.basic import (
     constant,
 )
 from ..graph.fg import FunctionGraph
+from ..passes.pipeline import optimize
 from ..printing.explain import snapshot
 from .args import InputSpec, coerce_dtype, describe_input
 from .evaluator import Program, evaluate
+from .native import NativeProgram
 from .shapecheck import axis_classes, check_axis_classes
 from .updates import commit_fresh_results, commit_results, normalize_updates
 
@@ -91,7 +92,6 @@ class Function:
         self.stages: dict[str, Any] = {"input": snapshot(self.fgraph)}
         self.rewrites = _optimize(self.fgraph, optimizer, exclude, self.stages)
         if self.mode == "llvm":
-            from .native import NativeProgram
             self.program = NativeProgram(self.fgraph, self.name, threads=threads)
             self.fallbacks: list = list(self.program.fallbacks)
         else:
@@ -231,15 +231,9 @@ def _check_input(v: Any, k: int) -> Variable:
 
 def _optimize(fg: FunctionGraph, optimizer: str | None, exclude: Sequence[str],
               stages: dict[str, Any] | None = None):
-    """Run the rewrite pipeline if the passes package provides one (the optimize hook)."""
+    """Run the rewrite pipeline (passes/pipeline.py), recording the graph after each phase."""
     if optimizer is None:
         return []
-    # Only a missing module means "no optimizer yet"; an ImportError raised inside
-    # an existing pipeline is a bug and must not be swallowed.
-    if importlib.util.find_spec("tensorjit.passes.pipeline") is None:
-        return []
-    from ..passes.pipeline import optimize
-
     def on_phase(name: str, graph: FunctionGraph) -> None:
         if stages is not None:
             stages[name] = snapshot(graph)

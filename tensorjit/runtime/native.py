@@ -14,7 +14,6 @@ which only inputs, outputs and shared values change from call to call.
 from __future__ import annotations
 
 import ctypes
-import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -22,6 +21,7 @@ import numpy as np
 
 from ..codegen import rules  # noqa: F401  (registers the kernels)
 from ..codegen.compiler import compile_program, structure_text
+from ..codegen.parallel import default_threads
 from ..codegen.program import Layout, build_module
 from ..codegen.registry import ERR_INDEX, ERR_SHAPE, ERROR_SLOTS, THREADS_SLOT, rule_for
 from ..graph.basic import Apply, Constant, SharedVariable, Variable
@@ -381,24 +381,6 @@ class _ShapeOf:
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
-
-
-def default_threads() -> int:
-    """TENSORJIT_NUM_THREADS, else the cores this process may run on."""
-    env = os.environ.get("TENSORJIT_NUM_THREADS")
-    if env:
-        try:
-            value = int(env)
-        except ValueError:
-            raise ValueError(f"TENSORJIT_NUM_THREADS must be a positive integer, "
-                             f"got {env!r}") from None
-        if value < 1:
-            raise ValueError(f"TENSORJIT_NUM_THREADS must be >= 1, got {value}")
-        return value
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def assign_offsets(order: Sequence[Apply], sizes: dict[Variable, int]
