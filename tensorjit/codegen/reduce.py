@@ -171,7 +171,10 @@ def store(b: ir.IRBuilder, buf: Buf, offset: ir.Value, value: ir.Value) -> None:
 
 def offset_of(b: ir.IRBuilder, index: Sequence[ir.Value],
               strides: Sequence[ir.Value]) -> ir.Value:
-    """sum(index * stride)."""
+    """sum(index * stride). Strides that are tuples (one per buffer, as fused_reduce.py
+    groups several inputs) give a tuple of offsets."""
+    if strides and isinstance(strides[0], tuple):
+        return tuple(offset_of(b, index, list(per_buf)) for per_buf in zip(*strides))
     total: ir.Value = c64(0)
     for i, s in zip(index, strides):
         term = i if _is_one(s) else b.mul(i, s)
@@ -231,6 +234,13 @@ def run_rows(ctx: KernelContext, axes: Sequence[int], emit: RowsFn,
 StepFn = Callable[[ir.Value, ir.Value, list[ir.Value]], Sequence[ir.Value]]
 
 
+def advance(b: ir.IRBuilder, base: ir.Value, i: ir.Value, stride: ir.Value) -> ir.Value:
+    """base + i * stride; for a tuple of offsets (and of strides), one per buffer."""
+    if isinstance(base, tuple):
+        return tuple(advance(b, o, i, s) for o, s in zip(base, stride))
+    return b.add(base, b.mul(i, stride))
+
+
 def fold_reduced(b: ir.IRBuilder, groups: Sequence[Group], base: ir.Value,
                  init: Sequence[ir.Value], step: StepFn,
                  block: Blocking | None = None) -> list[ir.Value]:
@@ -242,12 +252,12 @@ def fold_reduced(b: ir.IRBuilder, groups: Sequence[Group], base: ir.Value,
     head, rest = groups[0], groups[1:]
     if rest:
         def outer(i, state):
-            off = b.add(base, b.mul(i, head.stride))
+            off = advance(b, base, i, head.stride)
             return fold_reduced(b, rest, off, state, step, block)
         return fold_range(b, c64(0), head.size, init, outer, name="r")
 
     def inner(i, state):
-        return step(b.add(base, b.mul(i, head.stride)), i, state)
+        return step(advance(b, base, i, head.stride), i, state)
     if block is None:
         return fold_range(b, c64(0), head.size, init, inner, name="r")
     return block.fold(b, head.size, init, inner)

@@ -7,3 +7,4 @@ from . import shape  # noqa: F401
 from . import reduce  # noqa: F401
 from . import indexing  # noqa: F401
 from . import nn  # noqa: F401
+from . import fused_reduce  # noqa: F401

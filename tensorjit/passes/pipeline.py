@@ -41,7 +41,8 @@ PHASES: list[Phase] = [
     Phase("canonicalize", tuple(canonicalize.REWRITES)),
     Phase("stabilize", tuple(stabilize.REWRITES), global_passes=_MERGE),
     Phase("specialize", tuple(specialize.REWRITES), global_passes=_MERGE),
-    Phase("fuse", global_passes=((fuse.FUSE_ELEMWISE, fuse.fuse_elemwise),)),
+    Phase("fuse", global_passes=((fuse.FUSE_ELEMWISE, fuse.fuse_elemwise),
+                                 (fuse.FUSE_INTO_REDUCTION, fuse.fuse_into_reduction))),
     # Phase("plan_memory", ...): buffer reuse and in-place ops, from the same issue.
 ]
 

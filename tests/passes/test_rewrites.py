@@ -140,7 +140,8 @@ def test_every_rewrite_has_a_case():
                            "categorical_crossentropy_of_softmax_to_fused",
                            "binary_crossentropy_of_sigmoid_to_logits",
                            "distribute_product_over_sum_to_stabilize",
-                           "fuse_elemwise"}  # tests/codegen/test_fusion.py
+                           "fuse_elemwise",  # tests/codegen/test_fusion.py
+                           "fuse_into_reduction"}  # tests/passes/test_fuse_reduce.py
     assert set(rewrite_names()) <= tested, set(rewrite_names()) - tested
 
 
