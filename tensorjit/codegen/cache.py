@@ -12,6 +12,7 @@ The directory is ``$TENSORJIT_CACHE_DIR`` or ``~/.cache/tensorjit``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -54,16 +55,23 @@ def enabled() -> bool:
 
 def key_for(ir_text: str, options: Mapping[str, object] | None = None) -> str:
     """The hex key of a module: IR, CPU, library versions and options."""
-    from importlib.metadata import version
-
-    from . import jit
-    cpu, features = jit.host_cpu()
     h = hashlib.sha256()
-    for part in (ir_text, cpu, features, version("llvmlite"), _package_version(),
+    for part in (ir_text, _environment(),
                  json.dumps(dict(options or {}), sort_keys=True, default=str)):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
+
+
+@functools.cache
+def _environment() -> str:
+    """CPU name and features, llvmlite and tensorjit versions (asked once: slow)."""
+    from importlib.metadata import version
+
+    from . import jit
+    cpu, features = jit.host_cpu()
+    return "\0".join((cpu, features, version("llvmlite"), _package_version(),
+                      " ".join(jit.LLVM_OPTIONS)))
 
 
 def _package_version() -> str:

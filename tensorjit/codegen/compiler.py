@@ -82,7 +82,8 @@ def _pool() -> ThreadPoolExecutor | None:
     return ThreadPoolExecutor(workers, thread_name_prefix="tj-llvm") if workers > 1 else None
 
 
-def _submit(fn, *args) -> Future:
+def submit(fn, *args) -> Future:
+    """Run fn(*args) on the compiler's worker threads (or now, on one core)."""
     pool = _pool()
     if pool is not None:
         return pool.submit(fn, *args)
@@ -127,11 +128,11 @@ def compile_program(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
             keys[node] = key
             if key not in jobs:
                 known = _known_kernel(key)
-                jobs[key] = _submit(_compile_kernel, key, text) if known is None \
+                jobs[key] = submit(_compile_kernel, key, text) if known is None \
                     else _done(known)
     module, entries = build_module(name, segments, layout, call_slots,
                                    {n: kernel_symbol(k) for n, k in keys.items()})
-    entry_job = _submit(jit.compile_object_concurrently, str(module), name)
+    entry_job = submit(jit.compile_object_concurrently, str(module), name)
     kernels = [job.result() for job in jobs.values()]
     entry_obj, _ = entry_job.result()
     cache.STATS.compiled += 1

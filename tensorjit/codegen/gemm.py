@@ -17,6 +17,7 @@ import ctypes
 import functools
 import os
 import threading
+from concurrent.futures import Future
 
 import numpy as np
 from llvmlite import ir
@@ -98,7 +99,8 @@ class GemmLibrary:
         self.dtype = dtype
         self.config = cfg or config(dtype)
         self.name = symbol(dtype)
-        self.module = self._load_or_compile()
+        code, exports = prefetch(dtype, self.config).result()
+        self.module = jit.load_object(code, exports, name=self.name)
         self.address = self.module.address(self.name)
         t = ctypes.c_float if dtype == "float32" else ctypes.c_double
         i, p = ctypes.c_int64, ctypes.c_void_p
@@ -108,25 +110,43 @@ class GemmLibrary:
             self.module.address(f"{self.name}_set_threads"))
         self.set_threads(_default_threads())
 
-    def _load_or_compile(self) -> jit.JITModule:
-        """The library from the disk cache, keyed by its configuration and tensorjit's
-        source (so a warm start does not even generate its IR), else compiled."""
-        from .compiler import source_digest
-        key = cache.key_for(f"gemm library {self.name} {self.config!r} {source_digest()}")
-        hit = cache.load(key) if cache.enabled() else None
-        if hit is not None:
-            return jit.load_object(hit[0], hit[1]["exports"], name=self.name)
-        module = jit.compile_ir(build_ir(self.config), name=self.name)
-        cache.STATS.compiled += 1
-        if cache.enabled():
-            cache.store(key, module.object_code(), {"exports": module.exports})
-        return module
-
     def set_threads(self, threads: int) -> None:
         """The thread count used when a caller passes threads <= 0."""
         if int(threads) < 1:
             raise ValueError(f"set_threads(): threads must be >= 1, got {threads}")
         self._set_threads(int(threads))
+
+
+_objects: dict[tuple[str, str], Future] = {}
+_objects_lock = threading.Lock()  # not _lock: library() holds that while it waits here
+
+
+def prefetch(dtype: str, cfg: GemmConfig | None = None) -> Future:
+    """Start getting the library's object code (disk cache, else a compile on the
+    compiler's worker threads), so it is ready, or nearly, when a graph is linked."""
+    cfg = cfg or config(dtype)
+    with _objects_lock:
+        job = _objects.get((dtype, repr(cfg)))
+        if job is None:
+            from .compiler import submit
+            job = _objects[(dtype, repr(cfg))] = submit(_library_object, dtype, cfg)
+    return job
+
+
+def _library_object(dtype: str, cfg: GemmConfig) -> tuple[bytes, list[str]]:
+    """(object code, exports), keyed by configuration and tensorjit's source, so a warm
+    start does not even generate the IR."""
+    from .compiler import source_digest
+    name = symbol(dtype)
+    key = cache.key_for(f"gemm library {name} {cfg!r} {source_digest()}")
+    hit = cache.load(key) if cache.enabled() else None
+    if hit is not None:
+        return hit[0], list(hit[1]["exports"])
+    code, exports = jit.compile_object_concurrently(build_ir(cfg), name=name)
+    cache.STATS.compiled += 1
+    if cache.enabled():
+        cache.store(key, code, {"exports": exports})
+    return code, exports
 
 
 def _default_threads() -> int:
@@ -150,11 +170,11 @@ def library(dtype: str) -> GemmLibrary:
 
 
 def declare(module: ir.Module, dtype: str) -> ir.Function:
-    """Declare the library GEMM in a graph module (and build/link the library if needed)."""
+    """Declare the library GEMM in a graph module (and start building the library)."""
     name = symbol(dtype)
     if name in module.globals:
         return module.globals[name]
-    library(dtype)  # puts its address in EXTERNAL_SYMBOLS for the JIT linker
+    prefetch(dtype)  # linking resolves the symbol through SYMBOL_PROVIDERS (library())
     t = ir.FloatType() if dtype == "float32" else ir.DoubleType()
     tp = t.as_pointer()
     ty = ir.FunctionType(I32, [I64, I64, I64, I64, I64, t, tp, I64, tp, I64, t, tp, I64, I64])
