@@ -82,9 +82,63 @@ print((time.perf_counter() - start) * 1e3)
 """
 
 
-def compile_ms(cache_dir: str) -> float:
+JAX_COMPILE_SCRIPT = r"""
+import time, numpy as np
+import jax, jax.numpy as jnp
+start = time.perf_counter()
+sizes = (784, 512, 512, 10)
+rng = np.random.default_rng(0)
+params = []
+for a, b in zip(sizes, sizes[1:]):
+    params += [jnp.zeros((a, b), jnp.float32), jnp.zeros(b, jnp.float32)]
+def loss_fn(params, x, y):
+    h = x
+    for k in range(0, len(params), 2):
+        h = h @ params[k] + params[k + 1]
+        if k + 2 < len(params):
+            h = jax.nn.relu(h)
+    return -jnp.mean(jax.nn.log_softmax(h)[jnp.arange(len(y)), y])
+@jax.jit
+def step(params, x, y):
+    loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+    return [p - 0.01 * g for p, g in zip(params, grads)], loss
+x = jnp.zeros((128, 784), jnp.float32); y = jnp.zeros(128, jnp.int32)
+step.lower(params, x, y).compile()
+print((time.perf_counter() - start) * 1e3)
+"""
+
+
+def jax_logistic():
+    """jax.jit(value_and_grad) of the same loss, called like tensorjit (NumPy in)."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    params = (jnp.zeros((64, 10)), jnp.zeros(10))
+
+    def loss_fn(params, X, Y):
+        logp = jax.nn.log_softmax(X @ params[0] + params[1])
+        return -jnp.mean(logp[jnp.arange(len(Y)), Y])
+
+    fn = jax.jit(jax.value_and_grad(loss_fn))
+    return lambda X, Y: jax.block_until_ready(fn(params, X, Y))
+
+
+def jax_add_one():
+    try:
+        import jax
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    fn = jax.jit(lambda v: v + 1.0)
+    return lambda v: jax.block_until_ready(fn(v))
+
+
+def compile_ms(cache_dir: str, script: str = COMPILE_SCRIPT) -> float:
     env = dict(os.environ, TENSORJIT_CACHE_DIR=cache_dir)
-    out = subprocess.run([sys.executable, "-c", COMPILE_SCRIPT], env=env, check=True,
+    out = subprocess.run([sys.executable, "-c", script], env=env, check=True,
                          capture_output=True, text=True).stdout
     return float(out.strip().splitlines()[-1])
 
@@ -105,9 +159,19 @@ def main(argv=None):
     rows["x + 1 0-d, tensorjit llvm (us)"] = per_call_us(
         tj.function([s], s + 1.0, mode="llvm"), one)
     rows["x + 1 0-d, NumPy (us)"] = per_call_us(lambda v: v + 1.0, one)
+    jax_fn, jax_one = jax_logistic(), jax_add_one()
+    if jax_fn is not None:
+        rows["logistic loss+grad, JAX jit (us)"] = per_call_us(jax_fn, X, Y, n=5000)
+        rows["x + 1 0-d, JAX jit (us)"] = per_call_us(jax_one, one, n=5000)
     with tempfile.TemporaryDirectory() as d:
         rows["MLP step compile, cold cache (ms)"] = compile_ms(d)
         rows["MLP step compile, warm cache (ms)"] = min(compile_ms(d) for _ in range(3))
+    if jax_fn is not None:
+        with tempfile.TemporaryDirectory() as d:
+            # JAX keeps no persistent compilation cache unless configured: every new
+            # process compiles, so its one number is the cold one
+            rows["MLP step compile, JAX jit, new process (ms)"] = compile_ms(
+                d, JAX_COMPILE_SCRIPT)
     width = max(len(k) for k in rows)
     for k, v in rows.items():
         print(f"{k:<{width}}  {v:10.2f}")

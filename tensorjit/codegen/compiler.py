@@ -102,11 +102,12 @@ def _link(name: str, entry_obj: bytes, kernels: Sequence[tuple[bytes, list[str]]
 
 def compile_program(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
                     layout: Layout, call_slots: Sequence[int] | None,
-                    structure: str | None) -> Compiled:
+                    structure: str | None,
+                    call_checks: Sequence[Sequence[int] | None] | None = None) -> Compiled:
     """Compile (or load) the program of ``segments``; ``structure`` is the structure
     key's text (see structure_text), None when the graph can't be keyed that way."""
-    fkey = cache.key_for(structure + source_digest(), {"kind": "function"}) \
-        if structure is not None else None
+    fkey = cache.key_for(f"{structure}\n{call_checks!r}\n{source_digest()}",
+                         {"kind": "function"}) if structure is not None else None
     if fkey is not None:
         found = _load_function(fkey, name)
         if found is not None:
@@ -131,7 +132,8 @@ def compile_program(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
                 jobs[key] = submit(_compile_kernel, key, text) if known is None \
                     else _done(known)
     module, entries = build_module(name, segments, layout, call_slots,
-                                   {n: kernel_symbol(k) for n, k in keys.items()})
+                                   {n: kernel_symbol(k) for n, k in keys.items()},
+                                   call_checks)
     entry_job = submit(jit.compile_object_concurrently, str(module), name)
     kernels = [job.result() for job in jobs.values()]
     entry_obj, _ = entry_job.result()

@@ -163,30 +163,63 @@ def emit_entry(module: ir.Module, name: str,
     return fn
 
 
-# Offset of the data pointer in NumPy's PyArrayObject (after PyObject_HEAD on a
-# release build of CPython). The runtime verifies it once before trusting it.
+# Offsets in NumPy's PyArrayObject (after PyObject_HEAD on a release build of
+# CPython): data pointer, dims pointer, flags. The runtime verifies them once before
+# trusting them (native._array_layout_ok).
 ARRAY_DATA_OFFSET = 16
+ARRAY_DIMS_OFFSET = 32
+ARRAY_FLAGS_OFFSET = 64
+NPY_C_CONTIGUOUS = 0x1
+# What the array call returns when the arrays don't fit the plan it was given (other
+# shapes, or not C-contiguous): nothing ran; the runtime finds the right plan.
+STATUS_OTHER_PLAN = -1
 
 
 def emit_array_call(module: ir.Module, name: str, entry: ir.Function,
-                    slots: Sequence[int]) -> ir.Function:
+                    slots: Sequence[int], checks: Sequence[Sequence[int] | None] | None = None
+                    ) -> ir.Function:
     """``i32 name(i8** ptrs, i64* meta, PyObject* a0, ...)``: store each array's data
     pointer into ptrs[slot], then run ``entry``. Passing the arrays themselves through
-    ctypes is far cheaper than reading ``arr.ctypes.data`` in Python for each one."""
+    ctypes is far cheaper than reading ``arr.ctypes.data`` in Python for each one.
+
+    ``checks[k]`` lists the meta offsets of array k's dims (None: no check): it must be
+    C-contiguous with exactly those dims, else STATUS_OTHER_PLAN is returned before
+    anything runs. So the runtime can call with the last plan it used without first
+    comparing shapes in Python."""
     fn = ir.Function(module, ir.FunctionType(I32, [I8P.as_pointer(), I64.as_pointer()]
                                              + [I8P] * len(slots)), name=name)
     ptrs, meta, *objs = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
+    other_plan = fn.append_basic_block("other_plan")
+    ir.IRBuilder(other_plan).ret(ir.Constant(I32, STATUS_OTHER_PLAN))
+
+    def field(obj: ir.Value, offset: int, ty: ir.Type) -> ir.Value:
+        return b.load(b.bitcast(b.gep(obj, [ir.Constant(I64, offset)]), ty.as_pointer()))
+
+    for obj, offsets in zip(objs, checks or ()):
+        if offsets is None:
+            continue
+        flags = field(obj, ARRAY_FLAGS_OFFSET, I32)
+        ok = b.icmp_unsigned("!=", b.and_(flags, ir.Constant(I32, NPY_C_CONTIGUOUS)),
+                             ir.Constant(I32, 0))
+        dims = field(obj, ARRAY_DIMS_OFFSET, I64.as_pointer()) if offsets else None
+        for d, off in enumerate(offsets):
+            got = b.load(b.gep(dims, [ir.Constant(I64, d)]))
+            want = b.load(b.gep(meta, [ir.Constant(I64, off)]))
+            ok = b.and_(ok, b.icmp_signed("==", got, want))
+        nxt = fn.append_basic_block("checked")
+        b.cbranch(ok, nxt, other_plan)
+        b.position_at_end(nxt)
     for obj, slot in zip(objs, slots):
-        field = b.bitcast(b.gep(obj, [ir.Constant(I64, ARRAY_DATA_OFFSET)]), I8P.as_pointer())
-        b.store(b.load(field), b.gep(ptrs, [ir.Constant(I64, slot)]))
+        b.store(field(obj, ARRAY_DATA_OFFSET, I8P), b.gep(ptrs, [ir.Constant(I64, slot)]))
     b.ret(b.call(entry, [ptrs, meta]))
     return fn
 
 
 def build_module(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
                  layout: Layout, call_slots: Sequence[int] | None = None,
-                 kernel_symbols: dict[Apply, str] | None = None
+                 kernel_symbols: dict[Apply, str] | None = None,
+                 call_checks: Sequence[Sequence[int] | None] | None = None
                  ) -> tuple[ir.Module, list[str]]:
     """A module with one entry function per segment of (node index, node) pairs.
 
@@ -207,7 +240,7 @@ def build_module(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
         fn = emit_entry(module, entry, calls, layout)
         entries.append(entry)
         if call_slots is not None and len(segments) == 1:
-            emit_array_call(module, f"{name}_call", fn, call_slots)
+            emit_array_call(module, f"{name}_call", fn, call_slots, call_checks)
             entries.append(f"{name}_call")
     return module, entries
 

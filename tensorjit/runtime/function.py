@@ -136,10 +136,12 @@ class Function:
             check_axis_classes(self._axis_classes, values, self.fgraph.inputs,
                                f"{self.name}()")
         results = self.program.run(values)
-        if self._fresh_results:
+        if not self._fresh_results:
+            outputs = commit_results(self, values, results)
+        elif self.updates:
             outputs = commit_fresh_results(self, results)
         else:
-            outputs = commit_results(self, values, results)
+            outputs = results  # fresh arrays, no updates: nothing to commit
         if self._container is None:
             return outputs[0]
         return outputs if self._container is list else self._container(outputs)

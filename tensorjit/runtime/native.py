@@ -14,6 +14,7 @@ which only inputs, outputs and shared values change from call to call.
 from __future__ import annotations
 
 import ctypes
+import functools
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -22,7 +23,7 @@ import numpy as np
 from ..codegen import rules  # noqa: F401  (registers the kernels)
 from ..codegen.compiler import compile_program, structure_text
 from ..codegen.parallel import default_threads
-from ..codegen.program import Layout, build_module
+from ..codegen.program import STATUS_OTHER_PLAN, Layout, build_module
 from ..codegen.registry import ERR_INDEX, ERR_SHAPE, ERROR_SLOTS, THREADS_SLOT, rule_for
 from ..graph.basic import Apply, Constant, SharedVariable, Variable
 from ..graph.fg import FunctionGraph
@@ -30,6 +31,7 @@ from .evaluator import Program, raise_op_error
 
 # Ops whose kernels call BLAS (see _thread_count).
 BLAS_OPS = frozenset({"Dot", "BatchedMatmul", "Gemm"})
+empty = np.empty
 # Plan-time ops that read only their input's shape, never its values.
 SHAPE_READERS = frozenset({"Shape", "ShapeI"})
 _ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
@@ -104,13 +106,18 @@ class NativeProgram:
         self.input_slots = [self.layout.slot.get(v) for v in fg.inputs]
         self._choose_fast_call(segments)
         slots = [self.layout.slot[v] for v in self.call_vars] if self.call_vars else None
-        self._segments, self._call_slots = segments, slots
+        n_outs = len(self.fast_outputs)
+        checks = [list(range(self.layout.meta_offset[v], self.layout.meta_offset[v] + v.ndim))
+                  for v in self.call_vars[:len(self.call_vars) - n_outs]] + [None] * n_outs \
+            if self.call_vars else None
+        self._segments, self._call_slots, self._call_checks = segments, slots, checks
         self._module_ir = None
         entries: list[str] = []
         self.jit = None
         if segments:
             structure = structure_text(_symbol(name), self.nodes, self.layout, segments, slots)
-            compiled = compile_program(_symbol(name), segments, self.layout, slots, structure)
+            compiled = compile_program(_symbol(name), segments, self.layout, slots, structure,
+                                       checks)
             self.jit, entries = compiled.library, compiled.entries
         self.entries = [_ENTRY(self.jit.address(e)) for e in entries if not e.endswith("_call")]
         self.fast_call = None
@@ -121,6 +128,12 @@ class NativeProgram:
         self.steps = [Step(self.entries[s]) if s >= 0 else
                       Step(None, n, self.nodes.index(n)) for s, n in layout_order]
         self.plans: dict[tuple, "Plan"] = {}
+        # The plan of the last call: tried first, the array call itself checking that
+        # the arrays fit it (emit_array_call), so a steady-state call does no shape
+        # work in Python.
+        self._last_plan: Plan | None = None
+        used = [k for k, v in enumerate(fg.inputs) if v in self.layout.slot]
+        self._used_inputs = None if len(used) == len(fg.inputs) else used
 
     @property
     def module_ir(self):
@@ -129,7 +142,8 @@ class NativeProgram:
         ``k<node index>_<Op>`` instead of being linked from its own module."""
         if self._module_ir is None:
             self._module_ir, _ = build_module(_symbol(self.name), self._segments,
-                                              self.layout, self._call_slots)
+                                              self.layout, self._call_slots,
+                                              call_checks=self._call_checks)
         return self._module_ir
 
     def _thread_count(self, threads: int | None) -> int:
@@ -208,6 +222,18 @@ class NativeProgram:
         if self.fast_call is None:
             args = [a if a.flags.c_contiguous else _contiguous(a) for a in args]
             return self.plan_for(args).run(args)
+        plan = self._last_plan
+        if plan is not None:
+            used = args if self._used_inputs is None else [args[k] for k in self._used_inputs]
+            outs = [empty(shape, dtype) for shape, dtype in plan.fast_alloc]
+            if self.shared:
+                used = [*used, *[v._value for v in self.shared]]
+            status = self.fast_call(plan.ptrs_addr, plan.meta_addr, *used, *outs)
+            if status == 0:
+                order = plan.output_order
+                return outs if order is None else [outs[k] for k in order]
+            if status != STATUS_OTHER_PLAN:
+                plan._raise(status)
         arrays = [*args, *[v._value for v in self.shared]]
         for a in arrays:
             if not a.flags.c_contiguous:
@@ -217,6 +243,8 @@ class NativeProgram:
         plan = self.plans.get(key)
         if plan is None or self.plan_reads_values:
             plan = self.plan_for(arrays[:len(args)])
+        if not self.plan_reads_values:
+            self._last_plan = plan
         return plan.run_fast(arrays)
 
 
@@ -299,7 +327,7 @@ class Plan:
             arrays = [a for k, a in enumerate(arrays) if k not in self.unused_inputs]
         status = self.prog.fast_call(self.ptrs_addr, self.meta_addr, *arrays, *outs)
         if status:
-            self._raise(status)
+            self._raise(status)  # STATUS_OTHER_PLAN here would be a bug: it raises
         if self.output_order is None:
             return outs
         return [outs[k] for k in self.output_order]
@@ -423,15 +451,24 @@ def assign_offsets(order: Sequence[Apply], sizes: dict[Variable, int]
     return offsets, end
 
 
+@functools.cache
 def _array_layout_ok() -> bool:
-    """Whether an ndarray's data pointer sits where emit_array_call reads it."""
+    """Whether an ndarray's data pointer, dims pointer and flags sit where
+    emit_array_call reads them (checked on probes, once)."""
     import sys
-    from ..codegen.program import ARRAY_DATA_OFFSET
+    from ..codegen.program import ARRAY_DATA_OFFSET, ARRAY_DIMS_OFFSET, ARRAY_FLAGS_OFFSET
     if hasattr(sys, "gettotalrefcount"):  # a debug CPython has a larger object header
         return False
-    probe = np.arange(3.0)
-    data = ctypes.c_void_p.from_address(id(probe) + ARRAY_DATA_OFFSET).value
-    return data == probe.ctypes.data
+    for probe in (np.zeros((3, 5, 7)), np.zeros((4, 6))[:, ::2]):
+        base = id(probe)
+        data = ctypes.c_void_p.from_address(base + ARRAY_DATA_OFFSET).value
+        dims = ctypes.c_void_p.from_address(base + ARRAY_DIMS_OFFSET).value
+        flags = ctypes.c_int32.from_address(base + ARRAY_FLAGS_OFFSET).value
+        if data != probe.ctypes.data or flags != probe.flags.num or not dims:
+            return False
+        if tuple((ctypes.c_int64 * probe.ndim).from_address(dims)) != probe.shape:
+            return False
+    return True
 
 
 def _contiguous(a: np.ndarray) -> np.ndarray:

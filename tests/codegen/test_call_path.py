@@ -1,0 +1,47 @@
+"""The steady-state call: the last plan is tried first and the native array call
+checks that the arrays fit it (shapes, C-contiguity); anything else takes the slow
+path. Every switch must give the right answer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import tensorjit as tj
+from tensorjit.runtime.native import _array_layout_ok
+
+
+def test_the_array_layout_probe_passes_here():
+    assert _array_layout_ok()  # else every call takes the slow path, silently slower
+
+
+def test_alternating_shapes_and_layouts_give_right_answers():
+    x = tj.matrix("x")
+    f = tj.function([x], [x * 2.0, x.sum(axis=0)])
+    assert f.program.fast_call is not None
+    rng = np.random.default_rng(0)
+    a, b = rng.random((3, 4)), rng.random((5, 2))
+    strided = rng.random((4, 6))[:, ::2]         # not C-contiguous
+    fortran = np.asfortranarray(rng.random((3, 4)))
+    for v in [a, b, a, strided, fortran, b, a, np.empty((0, 4)), a]:
+        got = f(v)
+        np.testing.assert_allclose(got[0], v * 2.0)
+        np.testing.assert_allclose(got[1], v.sum(axis=0))
+
+
+def test_a_shared_variable_changing_shape_is_noticed():
+    w = tj.shared(np.ones(3), name="w")
+    x = tj.vector("x")
+    f = tj.function([x], (x * w).sum())
+    assert f(np.arange(3.0)) == 3.0
+    w.set_value(np.ones(5) * 2)
+    assert f(np.arange(5.0)) == 20.0
+    w.set_value(np.ones(3))
+    assert f(np.arange(3.0)) == 3.0
+
+
+def test_unused_inputs_are_skipped():
+    x, y = tj.vector("x"), tj.vector("y")
+    f = tj.function([x, y], y + 1.0)
+    for n in (2, 3, 2):
+        np.testing.assert_array_equal(f(np.zeros(7), np.arange(float(n))),
+                                      np.arange(float(n)) + 1)
