@@ -22,7 +22,7 @@ from concurrent.futures import Future
 import numpy as np
 from llvmlite import ir
 
-from . import cache, jit
+from . import cache, jit, pool
 from .gemm_ir import GemmConfig, build_ir
 from .registry import EXTERNAL_SYMBOLS, I32, I64, SYMBOL_PROVIDERS
 
@@ -100,7 +100,8 @@ class GemmLibrary:
         self.config = cfg or config(dtype)
         self.name = symbol(dtype)
         code, exports = prefetch(dtype, self.config).result()
-        self.module = jit.load_object(code, exports, name=self.name)
+        # its threads are the pool's (pool.py), linked in by address
+        self.module = jit.load_object(code, exports, name=self.name, symbols=pool.symbols())
         self.address = self.module.address(self.name)
         t = ctypes.c_float if dtype == "float32" else ctypes.c_double
         i, p = ctypes.c_int64, ctypes.c_void_p
@@ -130,6 +131,7 @@ def prefetch(dtype: str, cfg: GemmConfig | None = None) -> Future:
         if job is None:
             from .compiler import submit
             job = _objects[(dtype, repr(cfg))] = submit(_library_object, dtype, cfg)
+    pool.prefetch()
     return job
 
 

@@ -19,8 +19,9 @@ elements of A (folded into the FMAs' memory operands). Loops, outermost first:
 Packing reads any strides, so transposed operands cost nothing extra, and pads the
 edges with zeros: the micro-kernel always computes a whole tile, and an edge tile is
 written through a small temporary, so nothing outside C is read or written.
-Threads: the caller's thread takes the first part, pthreads the rest; C is split along
-m or n (whichever repacks less), each part an independent blocked product.
+Threads: C is split along m or n (whichever repacks less) into parts, each an
+independent blocked product, run as tasks of the persistent thread pool (pool_ir.py:
+``tj_pool_run``, linked from outside the module); the caller works on them too.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from .irutils import I32, I64, for_range
+from .pool_ir import RUN
 
 I8P = ir.IntType(8).as_pointer()
 MAX_THREADS = 64
-_START = ir.FunctionType(I8P, [I8P])
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class GemmConfig:
     kc: int         # k block
     nb: int         # n block (multiple of nr): the packed B block is kc x nb
     min_thread_work: int = 1 << 21  # m*n*k below which one thread does it all
+    tasks_per_thread: int = 1       # parts per thread (pool tasks, claimed dynamically)
 
     @property
     def suffix(self) -> str:
@@ -116,9 +118,11 @@ class GemmBuilder:
         self.edge = self._edge_update()
         self.scale = self._scale_c()
         self.serial = self._serial()
+        # the fields of a part (FIELDS), then along_m, per, total, status: one pool job
         self.args_ty = ir.LiteralStructType(
-            [I64, I64, I64, self.t, self.tp, I64, I64, self.tp, I64, I64, self.t, self.tp, I64])
-        self.start = self._thread_start()
+            [I64, I64, I64, self.t, self.tp, I64, I64, self.tp, I64, I64, self.t, self.tp, I64,
+             I64, I64, I64, I32])
+        self.task = self._task()
         self._entry()
         self._set_threads()
         return self.module
@@ -362,14 +366,23 @@ class GemmBuilder:
                     b.call(self.ukernel, [kc, abuf, panel, tile, c64(cfg.nr), one, zero])
                     b.call(self.edge, [tile, cptr, ldc, mr, nr, alpha, beta])
 
-    def _thread_start(self) -> ir.Function:
-        fn, b = _function(self.module, f"{self.prefix}_thread", I8P, [I8P], "arg")
-        args = b.bitcast(fn.args[0], self.args_ty.as_pointer())
-        fields = [b.load(b.gep(args, [ir.Constant(I32, 0), ir.Constant(I32, i)]))
-                  for i in range(len(self.args_ty.elements))]
-        status = b.call(self.serial, fields)
-        return_value = b.inttoptr(b.zext(status, I64), I8P)
-        b.ret(return_value)
+    def _task(self) -> ir.Function:
+        """task(job, t): part t of the product; a failure is ORed into job.status."""
+        fn, b = _function(self.module, f"{self.prefix}_task", ir.VoidType(), [I8P, I64],
+                          "job t")
+        job = b.bitcast(fn.args[0], self.args_ty.as_pointer())
+        values = [b.load(b.gep(job, [ir.Constant(I32, 0), ir.Constant(I32, i)]))
+                  for i in range(len(self.FIELDS) + 3)]
+        fields = dict(zip(self.FIELDS, values))
+        along_m = b.icmp_signed("!=", values[-3], c64(0))
+        per, total = values[-2], values[-1]
+        lo = b.mul(fn.args[1], per)
+        status = b.call(self.serial, self._part_args(b, fields, along_m, lo,
+                                                     _min(b, b.add(lo, per), total)))
+        with b.if_then(b.icmp_signed("!=", status, ir.Constant(I32, 0)), likely=False):
+            slot = b.gep(job, [ir.Constant(I32, 0), ir.Constant(I32, len(self.FIELDS) + 3)])
+            b.atomic_rmw("or", slot, status, "seq_cst")
+        b.ret_void()
         return fn
 
     def _entry(self) -> ir.Function:
@@ -399,12 +412,13 @@ class GemmBuilder:
         units = b.select(along_m, _ceil_div(b, m, self.cfg.mr), _ceil_div(b, n, self.cfg.nr))
         unit = b.select(along_m, c64(self.cfg.mr), c64(self.cfg.nr))
         total = b.select(along_m, m, n)
-        per = b.mul(b.sdiv(b.add(units, b.sub(count, one)), count), unit)
+        wanted = _min(b, b.mul(count, c64(self.cfg.tasks_per_thread)), units)
+        per = b.mul(b.sdiv(b.add(units, b.sub(wanted, one)), wanted), unit)
         parts = b.sdiv(b.add(total, b.sub(per, one)), per)
         # part t: [t * per, min((t + 1) * per, total)) of m (or n)
         fields = {"m": m, "n": n, "k": k, "alpha": alpha, "a": a, "rsa": rsa, "csa": csa,
                   "b": bm, "rsb": rsb, "csb": csb, "beta": beta, "c": c, "ldc": ldc}
-        b.ret(self._spawn(b, fields, along_m, per, parts, total))
+        b.ret(self._run_parts(b, fields, along_m, per, parts, total, count))
         return fn
 
     def _thread_count(self, b, threads, m, n, k) -> ir.Value:
@@ -428,38 +442,18 @@ class GemmBuilder:
         f["c"] = b.gep(f["c"], [b.select(along_m, b.mul(lo, f["ldc"]), lo)])
         return [f[name] for name in self.FIELDS]
 
-    def _spawn(self, b, fields, along_m, per, parts, total) -> ir.Value:
-        """Start parts 1.. on pthreads, run part 0 here, join; OR the statuses."""
-        create = self._declare("pthread_create", I32,
-                               [I64.as_pointer(), I8P, _START.as_pointer(), I8P])
-        join = self._declare("pthread_join", I32, [I64, I8P.as_pointer()])
-        with b.goto_entry_block():  # static allocas: one stack frame however it branches
-            args = b.alloca(self.args_ty, size=c64(MAX_THREADS), name="thread_args")
-            tids = b.alloca(I64, size=c64(MAX_THREADS), name="thread_ids")
-            result = b.alloca(I8P, name="thread_result")
-            status = b.alloca(I32, name="status")
-        b.store(ir.Constant(I32, 0), status)
-        with for_range(b, parts, start=c64(1), name="t") as t:
-            lo = b.mul(t, per)
-            values = self._part_args(b, fields, along_m, lo, _min(b, b.add(lo, per), total))
-            slot = b.gep(args, [t])
-            for i, value in enumerate(values):
-                b.store(value, b.gep(slot, [ir.Constant(I32, 0), ir.Constant(I32, i)]))
-            tid = b.gep(tids, [t])
-            rc = b.call(create, [tid, ir.Constant(I8P, None), self.start, b.bitcast(slot, I8P)])
-            with b.if_then(b.icmp_signed("!=", rc, ir.Constant(I32, 0)), likely=False):
-                # no thread to be had: do that part here; 0 marks it as not to be joined
-                b.store(b.or_(b.load(status), b.call(self.serial, values)), status)
-                b.store(c64(0), tid)
-        first = self._part_args(b, fields, along_m, c64(0), _min(b, per, total))
-        b.store(b.or_(b.load(status), b.call(self.serial, first)), status)
-        with for_range(b, parts, start=c64(1), name="j") as t:
-            tid = b.load(b.gep(tids, [t]))
-            with b.if_then(b.icmp_signed("!=", tid, c64(0)), likely=True):
-                b.call(join, [tid, result])
-                code = b.trunc(b.ptrtoint(b.load(result), I64), I32)
-                b.store(b.or_(b.load(status), code), status)
-        return b.load(status)
+    def _run_parts(self, b, fields, along_m, per, parts, total, count) -> ir.Value:
+        """Run the parts as pool tasks on ``count`` threads; the ORed statuses."""
+        run = self._declare("tj_pool_run", RUN.return_type, list(RUN.args))
+        with b.goto_entry_block():  # a static alloca: one stack frame however it branches
+            job = b.alloca(self.args_ty, name="job")
+        values = [fields[name] for name in self.FIELDS]
+        values += [b.zext(along_m, I64), per, total, ir.Constant(I32, 0)]
+        for i, value in enumerate(values):
+            b.store(value, b.gep(job, [ir.Constant(I32, 0), ir.Constant(I32, i)]))
+        b.call(run, [self.task, b.bitcast(job, I8P), parts, count])
+        status = b.gep(job, [ir.Constant(I32, 0), ir.Constant(I32, len(values) - 1)])
+        return b.load_atomic(status, "seq_cst", 4)
 
     def _set_threads(self) -> None:
         fn, b = _function(self.module, f"{self.prefix}_set_threads", ir.VoidType(), [I64],

@@ -2,39 +2,31 @@
 
 ``parallel_for(ctx, n, emit_range)`` emits the loop body once, as an internal function
 ``body(ptrs, meta, lo, hi)``, and calls it either directly (small n, or one thread) or
-from T threads started with pthread_create, each on a contiguous chunk, the calling
-thread taking the first chunk. Thread start costs some microseconds, so only loops of
-at least ``MIN_PARALLEL`` elements are split. The thread count lives in the meta
-header (``THREADS_SLOT``), set by the runtime from the function's ``threads`` option or
-``TENSORJIT_NUM_THREADS``; 1 disables threading.
+through the persistent thread pool (pool.py: ``tj_pool_run``), as tasks over contiguous
+chunks of [0, n) that the calling thread and the pool's waiting workers claim
+dynamically. A pool run costs about a microsecond, so loops of ``MIN_PARALLEL``
+elements already gain (measured in benchmarks/bench_threads.py). The thread count lives
+in the meta header (``THREADS_SLOT``), set by the runtime from the function's
+``threads`` option or ``TENSORJIT_NUM_THREADS``; 1 disables threading.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from llvmlite import ir
 
-from .irutils import for_range
+from . import pool
 from .registry import I8P, I32, I64, THREADS_SLOT, KernelContext
 
-MIN_PARALLEL = 1 << 18
+MIN_PARALLEL = 1 << 15
 MAX_THREADS = 64
-# {ptrs, meta, lo, hi} handed to each thread
+# tasks per thread: a helper that wakes late leaves the caller less to do alone
+TASKS_PER_THREAD = 4
+MIN_CHUNK = 1 << 14  # elements per task at least (a task costs ~0.1 us to claim)
+# {ptrs, meta, n, chunk} shared by the tasks of one call
 _ARG = ir.LiteralStructType([I8P.as_pointer(), I64.as_pointer(), I64, I64])
-_START = ir.FunctionType(I8P, [I8P])
-
-
-def _pthread(module: ir.Module) -> tuple[ir.Function, ir.Function]:
-    def declare(name: str, ty: ir.FunctionType) -> ir.Function:
-        if name in module.globals:
-            return module.globals[name]
-        return ir.Function(module, ty, name=name)
-    create = declare("pthread_create", ir.FunctionType(
-        I32, [I64.as_pointer(), I8P, _START.as_pointer(), I8P]))
-    join = declare("pthread_join", ir.FunctionType(I32, [I64, I8P.as_pointer()]))
-    return create, join
 
 
 def _body_function(ctx: KernelContext, emit_range: Callable[[ir.IRBuilder, ir.Value, ir.Value,
@@ -43,7 +35,7 @@ def _body_function(ctx: KernelContext, emit_range: Callable[[ir.IRBuilder, ir.Va
     ty = ir.FunctionType(ir.VoidType(), [I8P.as_pointer(), I64.as_pointer(), I64, I64])
     fn = ir.Function(ctx.module, ty, name=f"{ctx.function.name}_body")
     fn.linkage = "internal"
-    # called from two places (inline and from the threads): inlining it into both
+    # called from two places (directly and from the pool tasks): inlining it into both
     # would double the code LLVM optimizes, for no speed gain on a long loop
     fn.attributes.add("noinline")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -52,14 +44,17 @@ def _body_function(ctx: KernelContext, emit_range: Callable[[ir.IRBuilder, ir.Va
     return fn
 
 
-def _start_function(ctx: KernelContext, body: ir.Function) -> ir.Function:
-    fn = ir.Function(ctx.module, _START, name=f"{ctx.function.name}_thread")
+def _task_function(ctx: KernelContext, body: ir.Function) -> ir.Function:
+    """task(arg, t): body over chunk t of [0, n)."""
+    fn = ir.Function(ctx.module, pool.TASK, name=f"{ctx.function.name}_task")
     fn.linkage = "internal"
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     arg = b.bitcast(fn.args[0], _ARG.as_pointer())
-    fields = [b.load(b.gep(arg, [ir.Constant(I32, 0), ir.Constant(I32, k)])) for k in range(4)]
-    b.call(body, fields)
-    b.ret(ir.Constant(I8P, None))
+    ptrs, meta, n, chunk = (b.load(b.gep(arg, [ir.Constant(I32, 0), ir.Constant(I32, k)]))
+                            for k in range(4))
+    lo = b.mul(fn.args[1], chunk)
+    b.call(body, [ptrs, meta, lo, _min(b, b.add(lo, chunk), n)])
+    b.ret_void()
     return fn
 
 
@@ -88,33 +83,22 @@ def parallel_for(ctx: KernelContext, n: ir.Value,
 def _spawn(ctx: KernelContext, body: ir.Function, n: ir.Value, threads: ir.Value) -> None:
     b = ctx.builder
     ptrs, meta = ctx.function.args
-    create, join = _pthread(ctx.module)
-    start = _start_function(ctx, body)
-    # allocas live in the entry block so repeated calls don't grow the stack
-    with b.goto_entry_block():
-        args = b.alloca(_ARG, size=ir.Constant(I64, MAX_THREADS), name="thread_args")
-        tids = b.alloca(I64, size=ir.Constant(I64, MAX_THREADS), name="thread_ids")
-    # chunk = ceil(n / threads), rounded up to a multiple of 64 elements (cache lines)
-    chunk = b.sdiv(b.add(n, b.sub(threads, ir.Constant(I64, 1))), threads)
+    run = pool.declare(ctx.module)
+    task = _task_function(ctx, body)
+    with b.goto_entry_block():  # in the entry block: repeated calls don't grow the stack
+        arg = b.alloca(_ARG, name="pool_arg")
+    # chunk = ceil(n / (threads * TASKS_PER_THREAD)), at least MIN_CHUNK, rounded up to
+    # a multiple of 64 elements (whole cache lines per task)
+    parts = b.mul(threads, ir.Constant(I64, TASKS_PER_THREAD))
+    chunk = b.sdiv(b.add(n, b.sub(parts, ir.Constant(I64, 1))), parts)
+    chunk = b.select(b.icmp_signed("<", chunk, ir.Constant(I64, MIN_CHUNK)),
+                     ir.Constant(I64, MIN_CHUNK), chunk)
     chunk = b.and_(b.add(chunk, ir.Constant(I64, 63)), ir.Constant(I64, -64))
-    with for_range(b, threads, start=ir.Constant(I64, 1), name="t") as t:
-        lo = b.mul(t, chunk)
-        hi = _min(b, b.add(lo, chunk), n)
-        lo = _min(b, lo, n)
-        slot = b.gep(args, [t])
-        for k, value in enumerate([ptrs, meta, lo, hi]):
-            b.store(value, b.gep(slot, [ir.Constant(I32, 0), ir.Constant(I32, k)]))
-        tid = b.gep(tids, [t])
-        status = b.call(create, [tid, ir.Constant(I8P, None), start, b.bitcast(slot, I8P)])
-        with b.if_then(b.icmp_signed("!=", status, ir.Constant(I32, 0)), likely=False):
-            # no thread to be had: do that chunk here, and mark it as not to be joined
-            b.call(body, [ptrs, meta, lo, hi])
-            b.store(ir.Constant(I64, 0), tid)
-    b.call(body, [ptrs, meta, ir.Constant(I64, 0), _min(b, chunk, n)])
-    with for_range(b, threads, start=ir.Constant(I64, 1), name="j") as t:
-        tid = b.load(b.gep(tids, [t]))
-        with b.if_then(b.icmp_signed("!=", tid, ir.Constant(I64, 0)), likely=True):
-            b.call(join, [tid, ir.Constant(I8P.as_pointer(), None)])
+    tasks = b.sdiv(b.add(n, b.sub(chunk, ir.Constant(I64, 1))), chunk)
+    for k, value in enumerate([ptrs, meta, n, chunk]):
+        b.store(value, b.gep(arg, [ir.Constant(I32, 0), ir.Constant(I32, k)]))
+    # tj_pool_run returns 0 always: the tasks cannot fail (emit_range has no error exit)
+    b.call(run, [task, b.bitcast(arg, I8P), tasks, threads])
 
 
 def _min(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:

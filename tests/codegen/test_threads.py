@@ -19,7 +19,7 @@ def test_split_loops_equal_single_thread(n, threads):
     one = tj.function([x], y, mode="llvm", threads=1, optimizer=None)(a)
     many = tj.function([x], y, mode="llvm", threads=threads, optimizer=None)(a)
     np.testing.assert_array_equal(one, many)
-    assert "pthread_create" in str(tj.function([x], y, mode="llvm").program.module_ir)
+    assert "tj_pool_run" in str(tj.function([x], y, mode="llvm").program.module_ir)
 
 
 def test_thread_count_option_and_environment(monkeypatch):
