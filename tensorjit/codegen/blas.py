@@ -10,9 +10,9 @@ The calling convention is Fortran's: every argument by pointer (the pointed-to s
 live in stack slots of the kernel's entry block), matrices column-major. A row-major
 C = A @ B is the column-major C^T = B^T @ A^T, so the operands are passed swapped and
 no data is transposed. Static shapes pick the routine: gemv when one side is a
-vector-shaped matrix, dot when both are, gemm otherwise. An operand produced by a
-transposing DimShuffle is a copy today (the ABI is contiguous buffers); a memory
-planner that lets Dot see strides could pass 'T' instead.
+vector-shaped matrix, dot when both are, gemm otherwise. A Gemm's ``trans_a`` /
+``trans_b`` (set by the specialize phase where an operand was ``x.T``) become the
+routines' 'T' flags and leading dimensions, so a transposed operand is never copied.
 """
 
 from __future__ import annotations
@@ -153,8 +153,13 @@ class FortranArgs:
 
 def emit_matmul_2d(ctx: KernelContext, args: FortranArgs, dtype: str, a: ir.Value,
                    b_ptr: ir.Value, c: ir.Value, m: ir.Value, n: ir.Value, k: ir.Value,
-                   kind: str, alpha: float = 1.0, beta: float = 0.0) -> None:
-    """c(m, n) = alpha * a(m, k) @ b(k, n) + beta * c, row-major contiguous, via BLAS."""
+                   kind: str, alpha: float = 1.0, beta: float = 0.0,
+                   trans: tuple[bool, bool] = (False, False)) -> None:
+    """c(m, n) = alpha * op(a) @ op(b) + beta * c, row-major contiguous, via BLAS.
+
+    op(a) is (m, k): a itself, or with ``trans[0]`` the transpose of a stored (k, m)
+    row-major matrix (``trans[1]`` likewise for b, stored (n, k)).
+    """
     b = ctx.builder
     k_zero = b.icmp_signed("==", k, ZERO)
     with if_nonempty(b, b.mul(m, n)), b.if_else(k_zero, likely=False) as (empty, full):
@@ -162,13 +167,16 @@ def emit_matmul_2d(ctx: KernelContext, args: FortranArgs, dtype: str, a: ir.Valu
             if beta == 0.0:  # BLAS wants lda >= 1: do it here (beta == 1 keeps c)
                 memzero(b, c, b.mul(m, n), dtype)
         with full:
-            _blas_call(ctx, args, dtype, a, b_ptr, c, m, n, k, kind, alpha, beta)
+            _blas_call(ctx, args, dtype, a, b_ptr, c, (m, n, k), kind, (alpha, beta), trans)
 
 
-def _blas_call(ctx, args, dtype, a, b_ptr, c, m, n, k, kind, alpha=1.0, beta=0.0) -> None:
+def _blas_call(ctx, args, dtype, a, b_ptr, c, mnk, kind, scalars, trans) -> None:
+    """One routine call; see emit_matmul_2d. Row-major X is column-major X^T."""
     b = ctx.builder
-    scalars = (alpha, beta)
-    if kind == "dot":  # (1, k) @ (k, 1)
+    m, n, k = mnk
+    alpha, beta = scalars
+    trans_a, trans_b = trans
+    if kind == "dot":  # (1, k) @ (k, 1): both contiguous vectors, transposed or not
         (kk, one) = args.ints(k, i64(1))
         value = b.call(declare(b.module, "dot", dtype), [kk, a, one, b_ptr, one])
         if alpha != 1.0:
@@ -176,36 +184,47 @@ def _blas_call(ctx, args, dtype, a, b_ptr, c, m, n, k, kind, alpha=1.0, beta=0.0
         if beta != 0.0:
             value = b.fadd(value, b.fmul(b.load(c), ir.Constant(value.type, beta)))
         b.store(value, c)
-    elif kind == "gemv_a":  # (m, k) @ (k, 1): y = A x, A row-major is (k, m) col-major
-        (trans,) = args.chars("T")
-        kk, mm, one = args.ints(k, m, i64(1))
+    elif kind == "gemv_a":  # (m, k) @ (k, 1): y = op(A) x
+        # A row-major (m, k) is (k, m) column-major: 'T'; a stored (k, m) A is (m, k): 'N'
+        rows, cols = (m, k) if trans_a else (k, m)
+        (flag,) = args.chars("N" if trans_a else "T")
+        rr, cc, one = args.ints(rows, cols, i64(1))
         alpha, beta = args.floats(*scalars)
         b.call(declare(b.module, "gemv", dtype),
-               [trans, kk, mm, alpha, a, kk, b_ptr, one, beta, c, one])
-    elif kind == "gemv_b":  # (1, k) @ (k, n): y = B^T x, B row-major is B^T col-major
-        (trans,) = args.chars("N")
-        nn, kk, one = args.ints(n, k, i64(1))
+               [flag, rr, cc, alpha, a, rr, b_ptr, one, beta, c, one])
+    elif kind == "gemv_b":  # (1, k) @ (k, n): y = op(B)^T x
+        # B row-major (k, n) is B^T (n, k) column-major: 'N'; a stored (n, k) B: 'T'
+        rows, cols = (k, n) if trans_b else (n, k)
+        (flag,) = args.chars("T" if trans_b else "N")
+        rr, cc, one = args.ints(rows, cols, i64(1))
         alpha, beta = args.floats(*scalars)
         b.call(declare(b.module, "gemv", dtype),
-               [trans, nn, kk, alpha, b_ptr, nn, a, one, beta, c, one])
+               [flag, rr, cc, alpha, b_ptr, rr, a, one, beta, c, one])
     elif kind == "jit":  # the JIT GEMM library (gemm.py): row-major, as is
-        _jit_gemm_call(ctx, dtype, a, b_ptr, c, m, n, k, alpha, beta)
-    else:  # column-major C^T (n, m) = B^T (n, k) @ A^T (k, m): operands swapped
-        ta, tb = args.chars("N", "N")
+        _jit_gemm_call(ctx, dtype, a, b_ptr, c, mnk, scalars, trans)
+    else:  # column-major C^T (n, m) = op(B)^T (n, k) @ op(A)^T (k, m): operands swapped
+        # a row-major operand is its transpose column-major: op(B)^T is B as stored
+        # ('N', ld n) or, for a stored (n, k) B, that read transposed ('T', ld k)
+        ta, tb = args.chars("T" if trans_b else "N", "T" if trans_a else "N")
         mm, nn, kk = args.ints(m, n, k)
+        ldb_, lda_ = (kk if trans_b else nn), (mm if trans_a else kk)
         alpha, beta = args.floats(*scalars)
         b.call(declare(b.module, "gemm", dtype),
-               [ta, tb, nn, mm, kk, alpha, b_ptr, nn, a, kk, beta, c, nn])
+               [ta, tb, nn, mm, kk, alpha, b_ptr, ldb_, a, lda_, beta, c, nn])
 
 
-def _jit_gemm_call(ctx, dtype, a, b_ptr, c, m, n, k, alpha, beta) -> None:
+def _jit_gemm_call(ctx, dtype, a, b_ptr, c, mnk, scalars, trans) -> None:
     b = ctx.builder
     fty = element_type(dtype)
+    m, n, k = mnk
+    trans_a, trans_b = trans
+    lda, ldb = (m if trans_a else k), (k if trans_b else n)
     # threads 0: the library's default (TENSORJIT_NUM_THREADS or the cores); its threads
     # end with the call, unlike BLAS's spinning ones
     status = b.call(gemm.declare(b.module, dtype),
-                    [i64(0), i64(0), m, n, k, ir.Constant(fty, alpha), a, k, b_ptr, n,
-                     ir.Constant(fty, beta), c, n, i64(0)])
+                    [i64(int(trans_a)), i64(int(trans_b)), m, n, k,
+                     ir.Constant(fty, scalars[0]), a, lda, b_ptr, ldb,
+                     ir.Constant(fty, scalars[1]), c, n, i64(0)])
     with b.if_then(b.icmp_signed("!=", status, ir.Constant(I32, 0)), likely=False):
         ctx.fail(ERR_VALUE, b.zext(status, I64), i64(0))  # workspace allocation failed
 
@@ -293,22 +312,30 @@ def _fill_scaled(ctx: KernelContext, src: Buf, dst: Buf, beta: float) -> None:
         b.store(value, b.gep(dst.ptr, [linear(b, idx, out_strides)]))
 
 
+def _op_dims(dims: list, trans: bool) -> tuple:
+    """(rows, cols) of op(x) from x's stored dims (values or static lengths)."""
+    return (dims[1], dims[0]) if trans else (dims[0], dims[1])
+
+
 @register("Gemm", supports=_gemm_supported)
 def emit_gemm(ctx: KernelContext) -> None:
-    """out = alpha * a @ b + beta * c: c (scaled, broadcast) into out, then gemm(beta=1)."""
-    a, bm, c = ctx.inputs
+    """out = alpha * op(a) @ op(b) + beta * c: c (scaled, broadcast) into out, then
+    gemm(beta=1); a C-less Gemm (beta 0) is the plain product."""
+    a, bm = ctx.inputs[0], ctx.inputs[1]
     out = ctx.outputs[0]
-    m, k = a.dims
-    n = bm.dims[1]
-    check_equal(ctx, k, bm.dims[0])
-    _check_blas_dims(ctx, [m, n, k])
     op = ctx.node.op
+    m, k = _op_dims(a.dims, op.trans_a)
+    k_b, n = _op_dims(bm.dims, op.trans_b)
+    check_equal(ctx, k, k_b)  # Gemm.check_runtime_shapes raised first; kept as a guard
+    _check_blas_dims(ctx, [m, n, k])
     if op.beta != 0.0:
-        _fill_scaled(ctx, c, out, op.beta)
-    kind = _kind(a.var.type.shape[0], bm.var.type.shape[1])
+        _fill_scaled(ctx, ctx.inputs[2], out, op.beta)
+    kind = _kind(_op_dims(a.var.type.shape, op.trans_a)[0],
+                 _op_dims(bm.var.type.shape, op.trans_b)[1])
     args = FortranArgs(ctx, element_type(out.dtype))
     emit_matmul_2d(ctx, args, out.dtype, a.ptr, bm.ptr, out.ptr, m, n, k, kind,
-                   alpha=op.alpha, beta=1.0 if op.beta != 0.0 else 0.0)
+                   alpha=op.alpha, beta=1.0 if op.beta != 0.0 else 0.0,
+                   trans=(op.trans_a, op.trans_b))
 
 
 def _batch_strides(ctx: KernelContext, x: Buf, out: Buf) -> list[ir.Value]:

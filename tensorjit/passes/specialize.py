@@ -5,6 +5,10 @@
   to a single BLAS gemm call that accumulates into the broadcast addend (a bias row, a
   matrix, a constant) instead of writing the product and reading it back in an
   elementwise pass.
+- ``gemm_absorb_transpose``: a Dot or Gemm operand that is ``x.T`` (``DimShuffle{1,0}``
+  of a matrix) -> x itself with the Gemm's ``trans_a``/``trans_b`` flag flipped (a Dot
+  becomes a C-less ``Gemm(1, 0)``). BLAS and the JIT GEMM read the stored matrix
+  transposed, so the backward pass's ``x.T @ g`` and ``g @ W.T`` copy nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from ..graph.basic import Apply, Variable
 from ..graph.fg import FunctionGraph
 from ..graph.ops.elemwise import Add, Sub
 from ..graph.ops.linalg import Dot, Gemm
-from ..graph.ops.shape import dimshuffle
+from ..graph.ops.shape import DimShuffle, dimshuffle
 from .algebra import SumTerms, flatten_sum
 from .patterns import const_like, op_of
 from .rewriter import Rewrite, local_rewrite
@@ -89,7 +93,37 @@ def dot_plus_to_gemm(fg: FunctionGraph, node: Apply) -> list[Variable] | None:
     if any(d == 1 and dc != 1 for d, dc in zip(dot.type.shape, c.type.shape)):
         return None
     a, b = dot.owner.inputs[:2]
-    return [Gemm(float(alpha), float(addend[1]))(a, b, c)]
+    inner = dot.owner.op
+    flags = (inner.trans_a, inner.trans_b) if isinstance(inner, Gemm) else (False, False)
+    return [Gemm(float(alpha), float(addend[1]), *flags)(a, b, c)]
 
 
-REWRITES: list[Rewrite] = [dot_plus_to_gemm]
+def _untransposed(v: Variable) -> Variable | None:
+    """x if v is x.T (DimShuffle{1,0} of a matrix), else None."""
+    node = op_of(v, DimShuffle)
+    if node is None or node.op.new_order != (1, 0):
+        return None
+    return node.inputs[0]
+
+
+@local_rewrite(Dot, Gemm)
+def gemm_absorb_transpose(fg: FunctionGraph, node: Apply) -> list[Variable] | None:
+    """dot(x.T, y) -> Gemm(1, 0, trans_a=True)(x, y); likewise x.T as a Gemm operand."""
+    out = node.outputs[0]
+    if out.dtype not in _GEMM_DTYPES or out.ndim != 2:
+        return None
+    op = node.op
+    if isinstance(op, Dot):
+        op = Gemm(1.0, 0.0)  # the C-less form
+    a, b = node.inputs[0], node.inputs[1]
+    xa, xb = _untransposed(a), _untransposed(b)
+    if xa is None and xb is None:
+        return None
+    # x.T.T is x again: flipping a flag undoes a transpose either way
+    trans_a, trans_b = op.trans_a ^ (xa is not None), op.trans_b ^ (xb is not None)
+    new_op = Gemm(op.alpha, op.beta, trans_a, trans_b)
+    return [new_op(xa if xa is not None else a, xb if xb is not None else b,
+                   *node.inputs[2:])]
+
+
+REWRITES: list[Rewrite] = [dot_plus_to_gemm, gemm_absorb_transpose]

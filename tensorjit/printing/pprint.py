@@ -102,16 +102,22 @@ def _dimshuffle(node: Apply, args: list[tuple[str, int]]) -> tuple[str, int]:
 
 @rule("Gemm")
 def _gemm(node: Apply, args: list[tuple[str, int]]) -> tuple[str, int]:
-    alpha, beta = node.op.alpha, node.op.beta
+    op = node.op
+    alpha, beta = op.alpha, op.beta
+    # an operand read transposed prints as x.T, as the user wrote it
+    args = [(f"{_paren(arg, ATOM)}.T", ATOM) if trans else arg
+            for arg, trans in zip(args[:2], (op.trans_a, op.trans_b))] + args[2:]
+    prod = f"{_paren(args[0], MATMUL_PREC)} @ {_paren(args[1], MATMUL_PREC, True)}"
+    if alpha != 1:
+        prod = f"{alpha:g} * {prod}"
+    if len(node.inputs) == 2 or beta == 0:  # the C-less form: a scaled product
+        return prod, MATMUL_PREC
     c_var = node.inputs[2]
     if c_var.owner is not None and type(c_var.owner.op).__name__ == "DimShuffle":
         order, inner = c_var.owner.op.new_order, c_var.owner.inputs[0]
         if order == ("x",) * (2 - inner.ndim) + tuple(range(inner.ndim)):
             # the specialize phase made the bias 2-D; broadcasting says the same
             args = [*args[:2], (pprint_terms([inner])[0], ATOM)]
-    prod = f"{_paren(args[0], MATMUL_PREC)} @ {_paren(args[1], MATMUL_PREC, True)}"
-    if alpha != 1:
-        prod = f"{alpha:g} * {prod}"
     c = _paren(args[2], INFIX["mul"][1]) if beta not in (1, -1) else _paren(args[2], 5, True)
     if beta == 1:
         return f"{prod} + {c}", 5

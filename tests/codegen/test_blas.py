@@ -50,7 +50,11 @@ def test_dot_matches_numpy(shapes, static, dtype):
     np.testing.assert_allclose(got, want, rtol=RTOL[dtype], atol=RTOL[dtype])
 
 
-def test_routine_choice_follows_static_shapes():
+def test_routine_choice_follows_static_shapes(monkeypatch, tmp_path):
+    # BLAS's routines, not the JIT GEMM (TENSORJIT_GEMM=jit would take the sgemm case);
+    # a private cache: function-level cache keys do not include the GEMM backend
+    monkeypatch.setenv("TENSORJIT_GEMM", "blas")
+    monkeypatch.setenv("TENSORJIT_CACHE_DIR", str(tmp_path))
     cases = {((4, 5), (5, 6)): "sgemm", ((1, 5), (5, 6)): "sgemv", ((4, 5), (5, 1)): "sgemv",
              ((1, 5), (5, 1)): "sdot"}
     for (sa, sb), routine in cases.items():

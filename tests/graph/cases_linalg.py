@@ -126,3 +126,51 @@ CASES += [
            (((3, 4), (4, 5), (1, 5)), ((2, 3), (3, 2), (2, 2))), dtypes=("float64",),
            rtol=RTOL, grad_order=2),
 ]
+
+
+def _gemm_t(alpha, beta, trans_a, trans_b, with_c=True):
+    """(build, reference) of Gemm with transpose flags: the inputs are the STORED
+    matrices (a is (k, m) when trans_a); the reference transposes them in NumPy."""
+    from tensorjit.graph.ops.linalg import Gemm
+    op = Gemm(alpha, beta, trans_a, trans_b)
+
+    def ref(a, b, c=None):
+        prod = alpha * np.matmul(a.T if trans_a else a, b.T if trans_b else b)
+        return prod if c is None else prod + beta * c
+    if with_c:
+        return (lambda a, b, c: op(a, b, c), ref)
+    return (lambda a, b: op(a, b), ref)
+
+
+# Logical (op(a), op(b), c) shapes: general, m = 1 (gemv on b), n = 1 (gemv on a),
+# m = n = 1 (dot), k = 0, m = 0, and one spanning several register tiles of the JIT GEMM.
+LOGICAL_GEMM_SHAPES = (((3, 4), (4, 5), (3, 5)), ((1, 4), (4, 5), (1, 5)),
+                       ((3, 4), (4, 1), (3, 1)), ((1, 4), (4, 1), (1, 1)),
+                       ((3, 0), (0, 5), (1, 5)), ((0, 4), (4, 2), (0, 2)),
+                       ((13, 70), (70, 67), (1, 67)))
+
+
+def _stored(trans_a, trans_b, with_c=True):
+    """LOGICAL_GEMM_SHAPES as stored: an operand read transposed is stored reversed."""
+    out = []
+    for sa, sb, sc in LOGICAL_GEMM_SHAPES:
+        shapes = (sa[::-1] if trans_a else sa, sb[::-1] if trans_b else sb)
+        out.append(shapes + (sc,) if with_c else shapes)
+    return tuple(out)
+
+
+CASES += [
+    OpCase("gemm_trans_a", ("Gemm",), *_gemm_t(1.5, 0.5, True, False),
+           _stored(True, False), domain=POSITIVE, rtol=RTOL, grad_order=2),
+    OpCase("gemm_trans_b", ("Gemm",), *_gemm_t(2.0, 1.0, False, True),
+           _stored(False, True), domain=POSITIVE, rtol=RTOL, grad_order=2),
+    OpCase("gemm_trans_both", ("Gemm",), *_gemm_t(-1.0, -0.5, True, True),
+           _stored(True, True), domain=POSITIVE, rtol=RTOL, grad_order=2),
+    # the C-less form (beta 0) that gemm_absorb_transpose makes from a Dot
+    OpCase("gemm_no_c", ("Gemm",), *_gemm_t(1.0, 0.0, False, False, with_c=False),
+           _stored(False, False, with_c=False), domain=POSITIVE, rtol=RTOL, grad_order=2),
+    OpCase("gemm_no_c_trans_a", ("Gemm",), *_gemm_t(1.0, 0.0, True, False, with_c=False),
+           _stored(True, False, with_c=False), domain=POSITIVE, rtol=RTOL, grad_order=2),
+    OpCase("gemm_no_c_trans_b", ("Gemm",), *_gemm_t(0.5, 0.0, False, True, with_c=False),
+           _stored(False, True, with_c=False), domain=POSITIVE, rtol=RTOL, grad_order=2),
+]

@@ -95,6 +95,9 @@ CASES = {
                          # a (1, 3) product would be broadcast by the addend: no Gemm
                          lambda x: tj.dot(tj.sum(x, axis=0, keepdims=True), x.T)
                          + tj.exp(x[:, :3])),
+    "gemm_absorb_transpose": (lambda x: tj.dot(x.T, x) * 2.0,
+                              # a DimShuffle{x,0} row is no transpose
+                              lambda x: tj.dot(x[:, 0][None, :], x) * 2.0),
     "split_sum_of_terms_to_factor": (
         lambda x: tj.sum(x * tj.sum(x, axis=1, keepdims=True) + tj.exp(x), axis=1),
         lambda x: tj.sum(x * x + tj.exp(x), axis=1)),
@@ -103,7 +106,7 @@ MATRIX_CASES = {"factor_invariants_out_of_sum", "expand_of_sum_to_keepdims",
                 "exp_over_sum_of_exp_to_softmax", "log_of_sum_of_exp_to_logsumexp",
                 "sum_of_targets_times_log_softmax_to_crossentropy",
                 "sum_over_sum_of_exp_to_sum_of_softmax", "split_sum_of_terms_to_factor",
-                "log_of_softmax_to_log_softmax", "dot_plus_to_gemm"}
+                "log_of_softmax_to_log_softmax", "dot_plus_to_gemm", "gemm_absorb_transpose"}
 # 1 - sigmoid(x) is rewritten first when the graph is visited inputs-first; the log
 # rewrite exists for graphs where that one is excluded.
 EXCLUDE = {"log_of_one_minus_sigmoid_to_softplus": ("one_minus_sigmoid_to_sigmoid_of_neg",)}

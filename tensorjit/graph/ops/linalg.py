@@ -61,14 +61,20 @@ def _check_operands(fname: str, a: Any, b: Any) -> tuple[Variable, Variable]:
     return a, b
 
 
-def _inner_mismatch(fname: str, a: Variable, b: Variable, ka: int, kb: int,
+def _shape_of(x: Variable | np.ndarray | tuple) -> tuple:
+    """The (static or run-time) shape of a variable, an array, or a shape itself."""
+    if isinstance(x, tuple):
+        return x
+    return x.shape if isinstance(x, np.ndarray) else x.type.shape
+
+
+def _inner_mismatch(fname: str, a: Variable | np.ndarray | tuple,
+                    b: Variable | np.ndarray | tuple, ka: int, kb: int,
                     da: int | None, db: int | None, when: str = "") -> ValueError:
     return ValueError(
         f"{fname}(): inner dimensions do not match{when}: input 0 has shape "
-        f"{shape_str(a.shape if isinstance(a, np.ndarray) else a.type.shape)} "
-        f"(length {da} on axis {ka}) and input 1 has shape "
-        f"{shape_str(b.shape if isinstance(b, np.ndarray) else b.type.shape)} "
-        f"(length {db} on axis {kb})")
+        f"{shape_str(_shape_of(a))} (length {da} on axis {ka}) and input 1 has shape "
+        f"{shape_str(_shape_of(b))} (length {db} on axis {kb})")
 
 
 # --------------------------------------------------------------------------------------
@@ -122,9 +128,15 @@ class Dot(Op):
         return [terms[0] if len(terms) == 1 else terms[0] + terms[1]]
 
 
-def _gemm_shape(a: Variable, b: Variable, c: Variable) -> tuple[int | None, int | None]:
-    """The static (m, n) of alpha * a @ b + beta * c; c broadcasts only along static 1s."""
-    out = [a.type.shape[0], b.type.shape[1]]
+def _op_dims(shape: tuple, trans: bool) -> tuple:
+    """(rows, cols) of op(x): x's shape, or its reverse when x is used transposed."""
+    return (shape[1], shape[0]) if trans else (shape[0], shape[1])
+
+
+def _gemm_shape(m: int | None, n: int | None, c: Variable,
+                where: str) -> tuple[int | None, int | None]:
+    """The static (m, n) of alpha * op(a) @ op(b) + beta * c; c broadcasts along static 1s."""
+    out = [m, n]
     for axis, dc in enumerate(c.type.shape):
         if dc is None or dc == 1:
             continue
@@ -133,71 +145,107 @@ def _gemm_shape(a: Variable, b: Variable, c: Variable) -> tuple[int | None, int 
         elif out[axis] != dc:
             raise ValueError(f"Gemm: input 2 {c.describe()} does not broadcast to the "
                              f"product's shape {shape_str(tuple(out))} (axis {axis})"
-                             f"{_where(c, a, b)}")
+                             f"{where}")
     return out[0], out[1]
 
 
 @dataclass(frozen=True)
 class Gemm(Op):
-    """alpha * (a @ b) + beta * c for 2-D a, b, c of one float dtype (one BLAS gemm).
+    """alpha * (op(a) @ op(b)) + beta * c for 2-D a, b, c of one float dtype (one gemm).
 
-    ``c`` is 2-D and broadcasts to the product's shape along its static length-1 axes
-    (a bias row is (1, n)). The specialize phase makes it from ``dot(a, b) + c``.
+    op(x) is x, or x.T when ``trans_a`` / ``trans_b`` is set: the kernel reads the
+    stored matrix transposed (BLAS 'T'), so no transposed copy is made. ``c`` is 2-D
+    and broadcasts to the product's shape along its static length-1 axes (a bias row is
+    (1, n)); with ``beta == 0`` it may be left out (two inputs: a plain product). The
+    specialize phase makes Gemms from ``dot(a, b) + c`` and from products of ``x.T``.
     """
 
     alpha: float = 1.0
     beta: float = 1.0
+    trans_a: bool = False
+    trans_b: bool = False
 
-    def make_node(self, a: Any, b: Any, c: Any) -> Apply:
+    def make_node(self, a: Any, b: Any, c: Any = None) -> Apply:
         a, b = _check_operands("Gemm", a, b)
-        c = as_variable(c)
-        for i, x in enumerate((a, b, c)):
+        if c is None and self.beta != 0.0:
+            raise TypeError(f"Gemm: beta is {self.beta} but no input 2 (c) was given; "
+                            f"only beta == 0 may leave c out{_where(a, b)}")
+        inputs = [a, b] if c is None else [a, b, as_variable(c)]
+        for i, x in enumerate(inputs):
             if x.ndim != 2 or x.dtype not in ("float32", "float64") or x.dtype != a.dtype:
                 raise TypeError(f"Gemm: input {i} must be a 2-d float32/float64 tensor of "
                                 f"input 0's dtype {a.dtype}, got {x.describe()}")
-        k_a, k_b = a.type.shape[1], b.type.shape[0]
+        (m, k_a), (k_b, n) = self._product_dims(a.type.shape, b.type.shape)
         if k_a is not None and k_b is not None and k_a != k_b:
-            raise ValueError(str(_inner_mismatch("gemm", a, b, 1, 0, k_a, k_b))
-                             + _where(a, b))
-        return Apply(self, [a, b, c], [TensorType(a.dtype, _gemm_shape(a, b, c))])
+            raise ValueError(str(self._mismatch(a, b, k_a, k_b)) + _where(a, b))
+        if c is not None:
+            m, n = _gemm_shape(m, n, inputs[2], _where(inputs[2], a, b))
+        return Apply(self, inputs, [TensorType(a.dtype, (m, n))])
+
+    def _product_dims(self, sa: tuple, sb: tuple) -> tuple[tuple, tuple]:
+        """((m, k), (k, n)) of op(a) and op(b) from the stored shapes."""
+        return _op_dims(sa, self.trans_a), _op_dims(sb, self.trans_b)
+
+    def _mismatch(self, a: Any, b: Any, k_a: Any, k_b: Any, when: str = "") -> ValueError:
+        err = _inner_mismatch("gemm", a, b, 0 if self.trans_a else 1, 1 if self.trans_b else 0,
+                              k_a, k_b, when)
+        flags = [f"input {i} is used transposed" for i, t in
+                 enumerate((self.trans_a, self.trans_b)) if t]
+        return ValueError(f"{err} ({'; '.join(flags)})") if flags else err
+
+    def check_runtime_shapes(self, node: Apply, input_shapes) -> None:
+        """Raise ValueError (before any kernel runs) if op(a), op(b), c do not fit."""
+        (m, k_a), (k_b, n) = self._product_dims(input_shapes[0], input_shapes[1])
+        if k_a != k_b:
+            raise self._mismatch(tuple(input_shapes[0]), tuple(input_shapes[1]), k_a, k_b,
+                                 " at run time")
+        if len(input_shapes) == 3:
+            for axis, static in enumerate(node.inputs[2].type.shape):
+                if static != 1 and input_shapes[2][axis] != (m, n)[axis]:
+                    raise ValueError(
+                        f"gemm(): input 2 has shape {shape_str(tuple(input_shapes[2]))}; it "
+                        f"must match the product's shape {shape_str((m, n))} on axis "
+                        f"{axis} (it broadcasts only where its static length is 1)")
 
     def perform(self, node, inputs):
-        a, b, c = inputs
-        if a.shape[1] != b.shape[0]:
-            raise _inner_mismatch("gemm", a, b, 1, 0, a.shape[1], b.shape[0], " at run time")
-        out_shape = (a.shape[0], b.shape[1])
-        for axis, static in enumerate(node.inputs[2].type.shape):
-            if static != 1 and c.shape[axis] != out_shape[axis]:
-                raise ValueError(f"gemm(): input 2 has shape {shape_str(c.shape)}; it must "
-                                 f"match the product's shape {shape_str(out_shape)} on "
-                                 f"axis {axis} (it broadcasts only where its static "
-                                 f"length is 1)")
-        out = self.alpha * np.dot(a, b) + self.beta * np.broadcast_to(c, out_shape)
+        self.check_runtime_shapes(node, [x.shape for x in inputs])
+        a, b = inputs[0], inputs[1]
+        a, b = (a.T if self.trans_a else a), (b.T if self.trans_b else b)
+        out = self.alpha * np.dot(a, b)
+        if self.beta != 0.0:  # beta == 0 never reads c (BLAS: a NaN there stays out)
+            out = out + self.beta * np.broadcast_to(inputs[2], out.shape)
         return [np.asarray(out, dtype=node.outputs[0].dtype)]
 
     def infer_shape(self, node, input_shapes, input_values=()):
-        (m, _), (_, n), _ = input_shapes
+        (m, _), (_, n) = self._product_dims(input_shapes[0], input_shapes[1])
         return [(m, n)]
 
-    def _scaled(self, x: Variable, k: float) -> Variable:
-        return x if k == 1.0 else mul(x, k)
-
     def L_op(self, inputs, outputs, output_grads):
-        a, b, c = inputs
+        a, b = inputs[0], inputs[1]
         g = cast(output_grads[0], a.dtype)
-        ga = self._scaled(Dot()(g, _swap_last(b)), self.alpha)
-        gb = self._scaled(Dot()(_swap_last(a), g), self.alpha)
-        return [ga, gb, sum_to(self._scaled(g, self.beta), c)]
+        ta, tb, alpha = self.trans_a, self.trans_b, self.alpha
+        # d op(a) = alpha g op(b)^T, d op(b) = alpha op(a)^T g; a stored transposed gets
+        # the transpose of that, written as flags (no transposed copies)
+        ga = (Gemm(alpha, 0.0, tb, True)(b, g) if ta else
+              Gemm(alpha, 0.0, False, not tb)(g, b))
+        gb = (Gemm(alpha, 0.0, True, ta)(g, a) if tb else
+              Gemm(alpha, 0.0, not ta, False)(a, g))
+        if len(inputs) == 2:
+            return [ga, gb]
+        gc = g if self.beta == 1.0 else mul(g, self.beta)
+        return [ga, gb, sum_to(gc, inputs[2])]
 
     def R_op(self, inputs, outputs, eval_points):
-        (a, b, _c), (ta, tb, tc) = inputs, eval_points
+        a, b = inputs[0], inputs[1]
+        flags = (self.trans_a, self.trans_b)
         terms = []
-        if ta is not None:
-            terms.append(self._scaled(Dot()(cast(ta, a.dtype), b), self.alpha))
-        if tb is not None:
-            terms.append(self._scaled(Dot()(a, cast(tb, a.dtype)), self.alpha))
-        if tc is not None:
-            terms.append(self._scaled(cast(tc, a.dtype), self.beta))
+        if eval_points[0] is not None:
+            terms.append(Gemm(self.alpha, 0.0, *flags)(cast(eval_points[0], a.dtype), b))
+        if eval_points[1] is not None:
+            terms.append(Gemm(self.alpha, 0.0, *flags)(a, cast(eval_points[1], a.dtype)))
+        if len(inputs) == 3 and eval_points[2] is not None and self.beta != 0.0:
+            tc = cast(eval_points[2], a.dtype)
+            terms.append(tc if self.beta == 1.0 else mul(tc, self.beta))
         if not terms:
             return [None]
         out = terms[0]
