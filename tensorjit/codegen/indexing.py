@@ -9,35 +9,58 @@ Safety: every integer index, scalar or array entry, is wrapped (negative counts 
 the end) and checked against its axis length in the kernel; an index out of range makes
 the kernel return ERR_INDEX (IndexError in Python naming the node) before any access.
 Slice bounds were evaluated at plan time and are clamped here as Python clamps them.
-Boolean masks are not compiled (the result's shape depends on the mask's values): those
-nodes run their NumPy ``perform`` and are listed in ``f.fallbacks``.
+
+Boolean masks: a mask over axes [a, a+k) is NumPy's ``nonzero()`` arrays, i.e. one
+index dimension of length ``count`` (its number of True entries) in the broadcast shape
+of the advanced indices. The kernel first checks the mask's shape against those axes of
+x (ERR_INDEX) and counts its True entries; then, at the output axis the mask's count
+occupies, it *walks* the mask in C order instead of looping 0..count: the n-th True
+position seen is output index n (or, when the other index arrays broadcast the count of
+1 up, every output index along that axis). So no table of positions is built. A read's
+mask was evaluated at plan time (it decides the output shape), an increment's at run
+time; both are read from their buffer here. Keys with more than one mask are declined
+(``_supported``) and run their NumPy ``perform``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from llvmlite import ir
 
 from ..graph.ops.indexing_keys import SYM, index_input_kinds
 from . import irutils
-from .registry import ERR_INDEX, ERR_SHAPE, Buf, KernelContext, register
-from .shape import ONE, ZERO, c_strides, check_equal, i64, linear, load_int, memcpy
+from .registry import ERR_INDEX, ERR_SHAPE, I64, Buf, KernelContext, register
+from .shape import ONE, ZERO, c_strides, check_equal, entry_alloca, i64, linear, load_int, memcpy
 
 I1 = ir.IntType(1)
 
 
 @dataclass
 class AxisRule:
-    """How one axis of x is indexed: 'slice' (start + i*step), 'int', 'array' or 'full'."""
+    """How one axis of x is indexed: 'slice' (start + i*step), 'int', 'array', 'mask'
+    (axis ``sub`` of a boolean mask) or 'full'."""
 
     kind: str
     entry: tuple = ()
-    buf: Buf | None = None  # the index input (array, or a symbolic int)
+    buf: Buf | None = None  # the index input (array, mask, or a symbolic int)
     out_axis: int = -1      # the part's axis this input axis follows (slice, full)
     start: ir.Value | None = None
     step: ir.Value | None = None
     length: ir.Value | None = None
+    sub: int = 0            # which axis of the mask (kind 'mask')
+
+
+@dataclass
+class MaskRule:
+    """A boolean mask covering x's axes [first, first + buf.ndim)."""
+
+    buf: Buf
+    first: int
+    count: ir.Value | None = None  # number of True entries
+    strides: list | None = None
 
 
 class IndexMap:
@@ -50,10 +73,15 @@ class IndexMap:
         bufs = iter(index_bufs)
         self.rules: list[AxisRule] = []
         self.parts: list[tuple[bool, object]] = []  # (advanced, rule or 'newaxis')
+        self.mask: MaskRule | None = None
+        self.mask_idx: tuple[ir.Value, ...] = ()  # the walk's position in the mask
         for entry in entries:
             kind = entry[0]
             if kind == "newaxis":
                 self.parts.append((False, "newaxis"))
+                continue
+            if kind == "mask":
+                self._add_mask(next(bufs))
                 continue
             n_sym = sum(p == SYM for p in entry[1:]) if kind in ("int", "slice") else 1
             own = [next(bufs) for _ in range(n_sym)]
@@ -65,8 +93,11 @@ class IndexMap:
             self.rules.append(rule)
             self.parts.append((False, rule))
         self.arrays = [r for r in self.rules if r.kind == "array"]
-        self.n_b = max((r.buf.ndim for r in self.arrays), default=0)
+        self.n_b = max([r.buf.ndim for r in self.arrays] + [1] * (self.mask is not None),
+                       default=0)
         self._layout()
+        if self.mask is not None:
+            self._check_and_count_mask()
 
     # -- structure
     def _rule(self, entry: tuple, own: list[Buf], axis: int) -> AxisRule:
@@ -99,6 +130,32 @@ class IndexMap:
                     rule.out_axis = axis
                 axis += 1
         self.ndim = axis if adv else len(self.basic)
+
+    def _add_mask(self, buf: Buf) -> None:
+        if self.mask is not None:
+            raise NotImplementedError("more than one boolean mask in a key")
+        self.mask = MaskRule(buf, len(self.rules))
+        self.rules.extend(AxisRule("mask", ("mask",), buf=buf, sub=d)
+                          for d in range(buf.ndim))
+        self.parts.append((True, self.mask))
+
+    def _check_and_count_mask(self) -> None:
+        """ERR_INDEX unless the mask's shape is that of the axes it covers; count Trues."""
+        b, m = self.b, self.mask
+        for d, got in enumerate(m.buf.dims):
+            want = self.x.dims[m.first + d]
+            if isinstance(got, ir.Constant) and isinstance(want, ir.Constant) and \
+                    got.constant == want.constant:
+                continue
+            with b.if_then(b.icmp_signed("!=", got, want), likely=False):
+                self.ctx.fail(ERR_INDEX, got, want)
+        m.strides = c_strides(b, m.buf.dims)
+        total = _counter(self.ctx, "mask.count")
+        b.store(ZERO, total)
+        with irutils.for_range(b, m.buf.size(b), name="mc") as i:
+            true = b.icmp_unsigned("!=", load_int(b, m.buf, i), ZERO)
+            b.store(b.add(b.load(total), b.zext(true, I64)), total)
+        m.count = b.load(total)
 
     # -- values
     def _wrap_checked(self, value: ir.Value, axis: int) -> ir.Value:
@@ -145,6 +202,8 @@ class IndexMap:
         b = self.b
         aligned = [r.buf.dims[j - (self.n_b - r.buf.ndim)] for r in self.arrays
                    if j >= self.n_b - r.buf.ndim]
+        if self.mask is not None and j == self.n_b - 1:
+            aligned.append(self.mask.count)  # the mask's nonzero() arrays are 1-d
         dim: ir.Value = ONE
         for d in aligned:
             dim = b.select(b.icmp_signed("!=", d, ONE), d, dim)
@@ -177,6 +236,8 @@ class IndexMap:
             elif r.kind == "array":
                 raw = load_int(b, r.buf, linear(b, bidx, r.bstrides))
                 pos = self._wrap_checked(raw, axis)
+            elif r.kind == "mask":
+                pos = self.mask_idx[r.sub]  # in range: the mask's shape was checked
             elif r.kind == "slice":
                 pos = b.add(r.start, b.mul(idx[r.out_axis], r.step))
             else:
@@ -184,25 +245,72 @@ class IndexMap:
             terms.append(pos)
         return linear(b, terms, self.x_strides)
 
+    # -- loops
+    @contextmanager
+    def loop(self, dims: list[ir.Value], name: str) -> Iterator[tuple[ir.Value, ...]]:
+        """A loop nest over x[key]'s dims; with a mask, its axis walks the mask."""
+        if self.mask is None:
+            with irutils.loop_nest(self.b, dims, name=name) as idx:
+                yield idx
+            return
+        axis = self.b_pos + self.n_b - 1  # where the mask's count dim is
+        with irutils.loop_nest(self.b, dims[:axis], name=f"{name}o") as outer, \
+                self._walk(dims[axis], name) as j, \
+                irutils.loop_nest(self.b, dims[axis + 1:], name=f"{name}i") as inner:
+            yield (*outer, j, *inner)
 
-def _no_mask(node) -> bool:
-    return "mask" not in index_input_kinds(node.op.idx_list)
+    @contextmanager
+    def _walk(self, bdim: ir.Value, name: str) -> Iterator[ir.Value]:
+        """The mask's True positions in C order; yields the output index along its axis
+        with ``mask_idx`` set: n for the n-th True, or 0..bdim-1 when a count of 1 is
+        broadcast up by other index arrays."""
+        b, m = self.b, self.mask
+        seen = _counter(self.ctx, f"{name}.seen")
+        b.store(ZERO, seen)
+        spread = b.icmp_signed("!=", m.count, bdim)
+        with irutils.loop_nest(b, m.buf.dims, name=f"{name}m") as md:
+            flag = load_int(b, m.buf, linear(b, md, m.strides))
+            with b.if_then(b.icmp_unsigned("!=", flag, ZERO)):
+                n = b.load(seen)
+                after = b.add(n, ONE)
+                b.store(after, seen)
+                self.mask_idx = md
+                with irutils.for_range(b, b.select(spread, bdim, after),
+                                       start=b.select(spread, ZERO, n), name=f"{name}j") as j:
+                    yield j
 
 
-@register("Subtensor", "AdvancedSubtensor", supports=_no_mask)
+def _counter(ctx: KernelContext, name: str) -> ir.Value:
+    """An i64 stack slot in the entry block (promoted to a register by mem2reg)."""
+    if ctx.builder.block is ctx.function.entry_basic_block:
+        # entry_alloca would insert before this builder's insertion point and shift it
+        return ctx.builder.alloca(I64, name=name)
+    return entry_alloca(ctx, I64, name)
+
+
+def _supported(node) -> bool:
+    """At most one boolean mask in the key (two would need a table of positions)."""
+    return index_input_kinds(node.op.idx_list).count("mask") <= 1
+
+
+@register("Subtensor", "AdvancedSubtensor", supports=_supported)
 def emit_read(ctx: KernelContext) -> None:
     x, out = ctx.inputs[0], ctx.outputs[0]
     b = ctx.builder
     imap = IndexMap(ctx, x, ctx.inputs[1:])
     dims = list(out.dims)  # the plan computed x[key]'s shape from the same values
+    if imap.mask is not None:
+        # the walk writes where the mask says: never past what the plan allocated
+        for got, want in zip(imap.sub_dims(), dims):
+            check_equal(ctx, got, want)
     imap.prepare(dims)
     out_strides = c_strides(b, dims)
-    with irutils.loop_nest(b, dims, name="g") as idx:
+    with imap.loop(dims, name="g") as idx:
         value = b.load(b.gep(x.ptr, [imap.offset(idx)]))
         b.store(value, b.gep(out.ptr, [linear(b, idx, out_strides)]))
 
 
-@register("IncSubtensor", "AdvancedIncSubtensor", supports=_no_mask)
+@register("IncSubtensor", "AdvancedIncSubtensor", supports=_supported)
 def emit_write(ctx: KernelContext) -> None:
     x, v = ctx.inputs[0], ctx.inputs[1]
     out = ctx.outputs[0]
@@ -213,7 +321,7 @@ def emit_write(ctx: KernelContext) -> None:
     v_strides = _value_strides(ctx, v, dims)
     memcpy(b, out.ptr, x.ptr, x.size(b), x.dtype)
     setting = ctx.node.op.set_instead_of_inc
-    with irutils.loop_nest(b, dims, name="w") as idx:
+    with imap.loop(dims, name="w") as idx:
         value = b.load(b.gep(v.ptr, [linear(b, idx, v_strides)]))
         slot = b.gep(out.ptr, [imap.offset(idx)])
         if not setting:  # sequential, so repeated indices accumulate (np.add.at)
