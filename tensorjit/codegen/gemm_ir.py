@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
+from .gemm_direct_ir import DirectKernels
 from .irutils import I32, I64, for_range
 from .pool_ir import RUN
 
@@ -49,6 +50,10 @@ class GemmConfig:
     nb: int         # n block (multiple of nr): the packed B block is kc x nb
     min_thread_work: int = 1 << 21  # m*n*k below which one thread does it all
     tasks_per_thread: int = 1       # parts per thread (pool tasks, claimed dynamically)
+    # the direct path (gemm_direct_ir.py) for parts with m*n*k up to direct_work, or
+    # at most direct_n columns: there packing costs more than it saves
+    direct_work: int = 1 << 17
+    direct_n: int = 0
 
     @property
     def suffix(self) -> str:
@@ -117,6 +122,7 @@ class GemmBuilder:
         self.pack_b = self._pack_b()
         self.edge = self._edge_update()
         self.scale = self._scale_c()
+        self.direct = DirectKernels(self).driver
         self.serial = self._serial()
         # the fields of a part (FIELDS), then along_m, per, total, status: one pool job
         self.args_ty = ir.LiteralStructType(
@@ -318,6 +324,10 @@ class GemmBuilder:
                           [I64, I64, I64, self.t, tp, I64, I64, tp, I64, I64, self.t, tp, I64],
                           "m n k alpha a rsa csa b rsb csb beta c ldc")
         m, n, k, alpha, a, rsa, csa, bm, rsb, csb, beta, c, ldc = fn.args
+        small = b.icmp_signed("<=", b.mul(b.mul(m, n), k), c64(cfg.direct_work))
+        narrow = b.icmp_signed("<=", n, c64(cfg.direct_n))
+        with b.if_then(b.or_(small, narrow)):
+            b.ret(b.call(self.direct, list(fn.args)))
         elems = cfg.kc * cfg.nb + cfg.mr * cfg.kc + cfg.mr * cfg.nr
         nbytes = (elems * self.size + 63) // 64 * 64
         alloc = self._declare("aligned_alloc", I8P, [I64, I64])
