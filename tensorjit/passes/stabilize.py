@@ -26,6 +26,10 @@ from ..graph.ops.reduce import Sum
 from ..graph.ops.scalar_math import Exp, Expm1, Log, Log1p, Sigmoid, Softplus
 from . import canonicalize
 from .algebra import PRODUCT_OPS, Product, build_product, build_sum, flatten_product, flatten_sum
+from .indexed_crossentropy import (
+    indexed_log_softmax_to_crossentropy,
+    log_softmax_grad_of_indexed_to_crossentropy_grad,
+)
 from .patterns import elemwise_of, known_nonnegative, op_of, same_broadcasting
 from .rewriter import Rewrite, local_rewrite
 
@@ -498,6 +502,8 @@ REWRITES: list[Rewrite] = [
     log_of_softmax_to_log_softmax,
     log_of_sum_of_exp_to_logsumexp,
     sum_of_targets_times_log_softmax_to_crossentropy,
+    indexed_log_softmax_to_crossentropy,
+    log_softmax_grad_of_indexed_to_crossentropy_grad,
     log_of_exp_to_identity,
     exp_of_log_to_identity,
     log_of_sigmoid_to_softplus,

@@ -18,14 +18,20 @@ def _index_fallbacks(f) -> list[str]:
     return [str(n.op) for n in f.fallbacks if type(n.op).__name__ in INDEX_OPS]
 
 
-def _logistic_regression(mode: str, label_dtype: str = "int32"):
+# the rewrites that turn the indexed loss into the fused cross-entropy ops
+FUSED_CE = ("indexed_log_softmax_to_crossentropy",
+            "log_softmax_grad_of_indexed_to_crossentropy_grad")
+
+
+def _logistic_regression(mode: str, label_dtype: str = "int32", exclude=()):
     x, y = tj.matrix("x"), tj.tensor(label_dtype, (None,), name="y")
     W = tj.shared(np.zeros((64, 10)), name="W")
     b = tj.shared(np.zeros(10), name="b")
     p = tj.softmax(x @ W + b)
     loss = -tj.mean(tj.log(p)[tj.arange(y.shape[0]), y])
     gW, gb = tj.grad(loss, [W, b])
-    f = tj.function([x, y], loss, updates=[(W, W - 0.5 * gW), (b, b - 0.5 * gb)], mode=mode)
+    f = tj.function([x, y], loss, updates=[(W, W - 0.5 * gW), (b, b - 0.5 * gb)], mode=mode,
+                    exclude=exclude)
     return f, W, b
 
 
@@ -45,16 +51,20 @@ def test_logistic_regression_step_is_native():
     np.testing.assert_allclose(b.get_value(), b_py.get_value(), rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["gather", "fused"])
 @pytest.mark.parametrize("bad", [10, 2**40, -11])
-def test_out_of_range_label_raises_index_error(bad):
-    f, W, _b = _logistic_regression("llvm", "int64")
+def test_out_of_range_label_raises_index_error(bad, fused):
+    """The gather's bounds check, and the fused cross-entropy's where it replaces it."""
+    f, W, _b = _logistic_regression("llvm", "int64", exclude=() if fused else FUSED_CE)
+    ops = {type(n.op).__name__ for n in f.fgraph.apply_nodes}
+    assert ("SoftmaxCrossEntropyWithIntegerLabels" in ops) == fused
     X, Y = _data()
     Y = Y.astype("int64")
     f(X, Y)                      # the plan for these shapes exists: the kernel checks
     before = W.get_value()
     Y[5] = bad
-    with raises_natively(IndexError, f"index {bad} is out of bounds",
-                         match=f"has value {bad}, out of range"):
+    match = f"label {bad} is out of range" if fused else f"has value {bad}, out of range"
+    with raises_natively(IndexError, f"index {bad} is out of bounds", match=match):
         f(X, Y)
     np.testing.assert_array_equal(W.get_value(), before)  # no update on failure
 

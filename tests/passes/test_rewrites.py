@@ -14,6 +14,7 @@ RNG = np.random.default_rng(7)
 M = RNG.uniform(0.2, 2.0, size=(3, 4))
 V = RNG.uniform(0.2, 2.0, size=4)
 S = RNG.normal(size=4)  # signed
+Y = tj.constant(np.array([1, -1, 2]))  # class labels for the rows of M (-1: the last)
 
 
 def vec():
@@ -61,6 +62,13 @@ CASES = {
     "sum_of_targets_times_log_softmax_to_crossentropy": (
         lambda x: tj.sum(x * tj.log_softmax(x, axis=1), axis=1),
         lambda x: tj.sum(x * tj.log_softmax(x, axis=0), axis=1)),
+    "indexed_log_softmax_to_crossentropy": (
+        lambda x: tj.log(tj.softmax(x))[tj.arange(Y.shape[0]), Y],
+        lambda x: tj.log(tj.softmax(x))[Y, tj.arange(Y.shape[0])]),  # labels pick rows
+    "log_softmax_grad_of_indexed_to_crossentropy_grad": (
+        lambda x: tj.grad(-tj.sum(tj.log(tj.softmax(x))[tj.arange(Y.shape[0]), Y]), x),
+        # arange(rows) may broadcast against labels of another length: no per-row pick
+        lambda x: tj.grad(-tj.sum(tj.log(tj.softmax(x))[tj.arange(x.shape[0]), Y]), x)),
     "log_of_exp_to_identity": (lambda x: tj.log(tj.exp(x)) * 2.0,
                                lambda x: tj.log(tj.exp(x) + 1e-3) * 2.0),
     "exp_of_log_to_identity": (lambda x: tj.exp(tj.log(x * x)),
@@ -106,7 +114,9 @@ MATRIX_CASES = {"factor_invariants_out_of_sum", "expand_of_sum_to_keepdims",
                 "exp_over_sum_of_exp_to_softmax", "log_of_sum_of_exp_to_logsumexp",
                 "sum_of_targets_times_log_softmax_to_crossentropy",
                 "sum_over_sum_of_exp_to_sum_of_softmax", "split_sum_of_terms_to_factor",
-                "log_of_softmax_to_log_softmax", "dot_plus_to_gemm", "gemm_absorb_transpose"}
+                "log_of_softmax_to_log_softmax", "dot_plus_to_gemm", "gemm_absorb_transpose",
+                "indexed_log_softmax_to_crossentropy",
+                "log_softmax_grad_of_indexed_to_crossentropy_grad"}
 # 1 - sigmoid(x) is rewritten first when the graph is visited inputs-first; the log
 # rewrite exists for graphs where that one is excluded.
 EXCLUDE = {"log_of_one_minus_sigmoid_to_softplus": ("one_minus_sigmoid_to_sigmoid_of_neg",)}
