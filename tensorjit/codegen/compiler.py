@@ -26,6 +26,7 @@ from typing import Sequence
 from ..graph.basic import Apply
 from . import cache, jit
 from .program import KERNEL_SYMBOL, Layout, build_module, kernel_ir
+from .pycall import PyEntrySpec
 from .registry import EXTERNAL_SYMBOLS, resolve_symbols
 
 _lock = threading.Lock()
@@ -103,10 +104,11 @@ def _link(name: str, entry_obj: bytes, kernels: Sequence[tuple[bytes, list[str]]
 def compile_program(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
                     layout: Layout, call_slots: Sequence[int] | None,
                     structure: str | None,
-                    call_checks: Sequence[Sequence[int] | None] | None = None) -> Compiled:
+                    call_checks: Sequence[Sequence[int] | None] | None = None,
+                    py_entry: PyEntrySpec | None = None) -> Compiled:
     """Compile (or load) the program of ``segments``; ``structure`` is the structure
     key's text (see structure_text), None when the graph can't be keyed that way."""
-    fkey = cache.key_for(f"{structure}\n{call_checks!r}\n{source_digest()}",
+    fkey = cache.key_for(f"{structure}\n{call_checks!r}\n{py_entry!r}\n{source_digest()}",
                          {"kind": "function"}) if structure is not None else None
     if fkey is not None:
         found = _load_function(fkey, name)
@@ -133,7 +135,7 @@ def compile_program(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
                     else _done(known)
     module, entries = build_module(name, segments, layout, call_slots,
                                    {n: kernel_symbol(k) for n, k in keys.items()},
-                                   call_checks)
+                                   call_checks, py_entry)
     entry_job = submit(jit.compile_object_concurrently, str(module), name)
     kernels = [job.result() for job in jobs.values()]
     entry_obj, _ = entry_job.result()

@@ -13,6 +13,7 @@ from typing import Sequence
 from llvmlite import ir
 
 from ..graph.basic import Apply, Variable
+from .pycall import PyEntrySpec, emit_py_entry
 from .registry import (ERROR_SLOTS, HEADER_SLOTS, I8P, I32, I64, KERNEL_TYPE, THREADS_SLOT,
                        Buf, KernelContext, element_type, rule_for)
 
@@ -219,13 +220,15 @@ def emit_array_call(module: ir.Module, name: str, entry: ir.Function,
 def build_module(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
                  layout: Layout, call_slots: Sequence[int] | None = None,
                  kernel_symbols: dict[Apply, str] | None = None,
-                 call_checks: Sequence[Sequence[int] | None] | None = None
-                 ) -> tuple[ir.Module, list[str]]:
+                 call_checks: Sequence[Sequence[int] | None] | None = None,
+                 py_entry: PyEntrySpec | None = None) -> tuple[ir.Module, list[str]]:
     """A module with one entry function per segment of (node index, node) pairs.
 
     With ``kernel_symbols`` (node -> exported name) the kernels are only declared:
     they are compiled in modules of their own (kernel_ir). Without, each kernel is
     defined here as ``k<index>_<Op>`` (one readable module for f.llvm_ir() / f.asm()).
+    With ``call_slots`` (one segment), also the array call ``<name>_call`` and, with
+    ``py_entry``, the CPython entry ``<name>_py`` around it (pycall.py).
     """
     module = ir.Module(name=name)
     entries = []
@@ -240,8 +243,11 @@ def build_module(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
         fn = emit_entry(module, entry, calls, layout)
         entries.append(entry)
         if call_slots is not None and len(segments) == 1:
-            emit_array_call(module, f"{name}_call", fn, call_slots, call_checks)
+            call = emit_array_call(module, f"{name}_call", fn, call_slots, call_checks)
             entries.append(f"{name}_call")
+            if py_entry is not None:
+                emit_py_entry(module, f"{name}_py", call, py_entry)
+                entries.append(f"{name}_py")
     return module, entries
 
 

@@ -92,13 +92,17 @@ class Function:
         self.stages: dict[str, Any] = {"input": snapshot(self.fgraph)}
         self.rewrites = _optimize(self.fgraph, optimizer, exclude, self.stages)
         if self.mode == "llvm":
-            self.program = NativeProgram(self.fgraph, self.name, threads=threads)
+            self.program = NativeProgram(self.fgraph, self.name, threads=threads,
+                                         entry_container=self._container,
+                                         updated=[sv for sv, _ in self.updates])
             self.fallbacks: list = list(self.program.fallbacks)
         else:
             self.program = Program(self.fgraph, self.name)
             self.fallbacks = []
         # Distinct, freshly allocated results need no aliasing checks on each call.
         self._fresh_results = bool(getattr(self.program, "fresh_results", False))
+        entry = getattr(self.program, "py_entry", None)
+        self._py_entry = None if entry is None else entry.call
 
     def _bind(self, args: Sequence[Any], kwargs: dict[str, Any]) -> list[np.ndarray]:
         """Arguments (positional, keyword and defaults) converted, in input order."""
@@ -128,6 +132,17 @@ class Function:
                 for k, (spec, v) in enumerate(zip(self._specs, values))]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        entry = self._py_entry
+        if entry is not None and not kwargs:
+            # the whole steady-state call in native code; NotImplemented: anything it
+            # does not handle (new shapes, conversions, errors), decided before any work
+            out = entry(*args)
+            if out is not NotImplemented:
+                return out
+        return self._call(args, kwargs)
+
+    def _call(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        """The Python call path: bind, convert and check, run, commit."""
         if kwargs or len(args) != len(self._specs):
             values = self._bind(args, kwargs)
         else:

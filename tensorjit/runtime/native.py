@@ -28,6 +28,7 @@ from ..codegen.registry import ERR_INDEX, ERR_SHAPE, ERROR_SLOTS, THREADS_SLOT, 
 from ..graph.basic import Apply, Constant, SharedVariable, Variable
 from ..graph.fg import FunctionGraph
 from .evaluator import Program, raise_op_error
+from .pyentry import CallLock, PyEntry, entry_spec
 
 # Ops whose kernels call BLAS (see _thread_count).
 BLAS_OPS = frozenset({"Dot", "BatchedMatmul", "Gemm"})
@@ -76,9 +77,18 @@ class Step:
 class NativeProgram:
     """Runs an optimized FunctionGraph natively; same interface as evaluator.Program."""
 
-    def __init__(self, fg: FunctionGraph, name: str = "tj", threads: int | None = None) -> None:
+    def __init__(self, fg: FunctionGraph, name: str = "tj", threads: int | None = None,
+                 entry_container: Any = False, updated: Sequence[SharedVariable] = ()
+                 ) -> None:
+        """``entry_container``: None, list or tuple (how outputs are returned) to get a
+        native Python entry (``py_entry``, see pyentry.py) where the program allows one;
+        False for none. ``updated``: the shared variables that the last outputs of
+        ``fg`` are the new values of, in order."""
         self.fg = fg
         self.name = name
+        # the plans' pointer tables and arenas serve one call at a time: concurrent
+        # calls from several threads take turns (the native entry declines when busy)
+        self.lock = CallLock()
         self._reference: Program | None = None
         self.nodes = fg.toposort()
         self.threads = self._thread_count(threads)
@@ -111,15 +121,21 @@ class NativeProgram:
                   for v in self.call_vars[:len(self.call_vars) - n_outs]] + [None] * n_outs \
             if self.call_vars else None
         self._segments, self._call_slots, self._call_checks = segments, slots, checks
+        spec = None if entry_container is False else entry_spec(self, entry_container,
+                                                                 len(updated))
+        self._entry_spec = spec
         self._module_ir = None
         entries: list[str] = []
         self.jit = None
         if segments:
             structure = structure_text(_symbol(name), self.nodes, self.layout, segments, slots)
             compiled = compile_program(_symbol(name), segments, self.layout, slots, structure,
-                                       checks)
+                                       checks, spec)
             self.jit, entries = compiled.library, compiled.entries
-        self.entries = [_ENTRY(self.jit.address(e)) for e in entries if not e.endswith("_call")]
+        self.entries = [_ENTRY(self.jit.address(e)) for e in entries
+                        if not e.endswith(("_call", "_py"))]
+        self.py_entry = None if spec is None else PyEntry(
+            self, spec, self.jit.address(f"{_symbol(name)}_py"), updated)
         self.fast_call = None
         if self.call_vars:
             argtypes = [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.py_object] * len(slots)
@@ -143,7 +159,8 @@ class NativeProgram:
         if self._module_ir is None:
             self._module_ir, _ = build_module(_symbol(self.name), self._segments,
                                               self.layout, self._call_slots,
-                                              call_checks=self._call_checks)
+                                              call_checks=self._call_checks,
+                                              py_entry=self._entry_spec)
         return self._module_ir
 
     def _thread_count(self, threads: int | None) -> int:
@@ -197,7 +214,8 @@ class NativeProgram:
 
     def run(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
         try:
-            return self._run(args)
+            with self.lock:  # one call at a time in the plan's buffers
+                return self._run(args)
         except (ValueError, IndexError, TypeError, ArithmeticError) as exc:
             self._explain_failure(args, exc)
             raise
@@ -243,8 +261,10 @@ class NativeProgram:
         plan = self.plans.get(key)
         if plan is None or self.plan_reads_values:
             plan = self.plan_for(arrays[:len(args)])
-        if not self.plan_reads_values:
+        if not self.plan_reads_values and plan is not self._last_plan:
             self._last_plan = plan
+            if self.py_entry is not None:
+                self.py_entry.set_plan(plan)
         return plan.run_fast(arrays)
 
 
@@ -319,6 +339,8 @@ class Plan:
         self.output_order = None if order == list(range(len(order))) else order
         self.ptrs_addr = self.ptrs.ctypes.data
         self.meta_addr = self.meta.ctypes.data
+        # the bytes a call touches (inputs, outputs, intermediates): how large its work is
+        self.nbytes = sum(_nbytes(shape, v.dtype) for v, shape in self.shapes.items())
 
     def run_fast(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         """One native call; the arrays go in as objects (see emit_array_call)."""
