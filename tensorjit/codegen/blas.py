@@ -29,6 +29,7 @@ from .registry import (
     EXTERNAL_SYMBOLS,
     I32,
     SYMBOL_PROVIDERS,
+    THREADS_SLOT,
     I64,
     Buf,
     KernelContext,
@@ -219,12 +220,13 @@ def _jit_gemm_call(ctx, dtype, a, b_ptr, c, mnk, scalars, trans) -> None:
     m, n, k = mnk
     trans_a, trans_b = trans
     lda, ldb = (m if trans_a else k), (k if trans_b else n)
-    # threads 0: the library's default (TENSORJIT_NUM_THREADS or the cores); its threads
-    # end with the call, unlike BLAS's spinning ones
+    # the function's thread count (its threads= option, else TENSORJIT_NUM_THREADS or
+    # the cores), as for its other kernels; the library's threads are the pool's
+    threads = b.load(b.gep(ctx.meta, [i64(THREADS_SLOT)]))
     status = b.call(gemm.declare(b.module, dtype),
                     [i64(int(trans_a)), i64(int(trans_b)), m, n, k,
                      ir.Constant(fty, scalars[0]), a, lda, b_ptr, ldb,
-                     ir.Constant(fty, scalars[1]), c, n, i64(0)])
+                     ir.Constant(fty, scalars[1]), c, n, threads])
     with b.if_then(b.icmp_signed("!=", status, ir.Constant(I32, 0)), likely=False):
         ctx.fail(ERR_VALUE, b.zext(status, I64), i64(0))  # workspace allocation failed
 

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..codegen import rules  # noqa: F401  (registers the kernels)
+from ..codegen import pool, rules  # noqa: F401  (rules registers the kernels)
 from ..codegen.compiler import compile_program, structure_text
 from ..codegen.parallel import default_threads
 from ..codegen.program import STATUS_OTHER_PLAN, Layout, build_module
@@ -30,8 +30,6 @@ from ..graph.fg import FunctionGraph
 from .evaluator import Program, raise_op_error
 from .pyentry import CallLock, PyEntry, entry_spec
 
-# Ops whose kernels call BLAS (see _thread_count).
-BLAS_OPS = frozenset({"Dot", "BatchedMatmul", "Gemm"})
 empty = np.empty
 # Plan-time ops that read only their input's shape, never its values.
 SHAPE_READERS = frozenset({"Shape", "ShapeI"})
@@ -164,16 +162,15 @@ class NativeProgram:
         return self._module_ir
 
     def _thread_count(self, threads: int | None) -> int:
-        """The threads our kernels may use. Unless told, a function that calls BLAS
-        leaves the cores to BLAS: OpenBLAS's threads keep spinning after each product,
-        and our threads started next to them only compete for the same cores."""
+        """The threads our kernels may use. Unless told, a function that calls OpenBLAS
+        leaves the cores to it (its threads keep spinning after each product, and ours
+        would only compete for the same cores); products in the JIT GEMM library run on
+        our own pool, so they leave the other kernels the default (pool.kernel_threads)."""
         if threads is not None:
             if int(threads) < 1:
                 raise ValueError(f"function(): threads must be >= 1, got {threads}")
             return int(threads)
-        if any(type(n.op).__name__ in BLAS_OPS for n in self.nodes):
-            return 1
-        return default_threads()
+        return pool.kernel_threads(self.nodes, default_threads())
 
     def _choose_fast_call(self, segments) -> None:
         """One segment whose every output is written natively: one call per call.
