@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from .gemm_direct_ir import DirectKernels
+from .gemm_pack_ir import emit_transposed_panel
 from .irutils import I32, I64, for_range
 from .pool_ir import RUN
 
@@ -119,6 +120,7 @@ class GemmBuilder:
         """Emit every function; return the module."""
         self.ukernel = self._ukernel()
         self.pack_a = self._pack_a()
+        self.pack_transposed = emit_transposed_panel(self)
         self.pack_b = self._pack_b()
         self.edge = self._edge_update()
         self.scale = self._scale_c()
@@ -243,11 +245,17 @@ class GemmBuilder:
             first = b.gep(src, [b.mul(j0, cs)])
             unit = b.icmp_signed("==", cs, c64(1))
             full = b.icmp_signed("==", nr, c64(cfg.nr))
+            transposed = b.icmp_signed("==", rs, c64(1))
             with b.if_else(b.and_(unit, full)) as (rows, other):
                 with rows:  # row-major B: NR contiguous elements per k step
                     self._copy_rows(b, panel, first, rs, kc)
                 with other:
-                    b.call(self._copy_generic_function(), [panel, first, rs, cs, nr, kc])
+                    with b.if_else(b.and_(transposed, full)) as (columns, edge):
+                        with columns:  # B stored transposed: a panel's columns are rows
+                            b.call(self.pack_transposed, [panel, first, cs, kc])
+                        with edge:
+                            b.call(self._copy_generic_function(),
+                                   [panel, first, rs, cs, nr, kc])
         b.ret_void()
         return fn
 
