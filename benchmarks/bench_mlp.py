@@ -2,12 +2,17 @@
 
 Workload (issue 5): MLP 784-512-512-10, relu, softmax cross-entropy with integer labels,
 batch 128, float32; one step = forward + backward + SGD update through ``updates``.
-Also: the Hessian-vector product of the loss vs the gradient's time, one GEMM of the
-step's largest shape vs ``np.dot``, and where the step's time goes (the eight GEMMs
-timed alone vs everything else).
+Also: the Hessian-vector product of the loss vs the gradient's time, and the step's
+eight GEMMs timed alone (tensorjit vs ``np.dot``).
 
-Run: ``python benchmarks/bench_mlp.py [--repeat 30] [--json PATH]``. JAX and PyTensor
-are timed when installed. Thread counts follow the environment (OPENBLAS_NUM_THREADS...).
+Run: ``python benchmarks/bench_mlp.py [--repeat 40] [--rounds 5] [--json PATH]``.
+Each thread setting runs in its own process: "1" pinned to one core with every
+library's thread count set to 1 before import (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS,
+TENSORJIT_NUM_THREADS, XLA_FLAGS), and "default" with the machine's cores. Inside a
+process the implementations are timed in turns, ``rounds`` times, each after a pause
+of ``COOL_DOWN_S`` so that no library's idle threads still spin (OpenBLAS's do for
+~0.1 s after a product) while another is timed; the figure is the median of the
+rounds' medians. JAX and PyTensor are timed when installed.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import os
 import pathlib
 import platform
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -136,7 +143,7 @@ def gemm_shapes() -> list[tuple[tuple[int, int], tuple[int, int]]]:
 
 
 def time_gemms(repeat: int) -> tuple[float, float, list[dict]]:
-    """Total ms of the step's GEMMs through tensorjit (BLAS) and np.dot, and per shape."""
+    """Total ms of the step's GEMMs through tensorjit and np.dot, and per shape."""
     rows, total_tj, total_np = [], 0.0, 0.0
     rng = np.random.default_rng(2)
     for sa, sb in gemm_shapes():
@@ -144,7 +151,9 @@ def time_gemms(repeat: int) -> tuple[float, float, list[dict]]:
         b = rng.normal(size=sb).astype("float32")
         va, vb = tj.tensor("float32", sa), tj.tensor("float32", sb)
         f = tj.function([va, vb], va @ vb, mode="llvm")
+        time.sleep(COOL_DOWN_S)
         t_tj = median_ms(lambda f=f, a=a, b=b: f(a, b), repeat)
+        time.sleep(COOL_DOWN_S)
         t_np = median_ms(lambda a=a, b=b: np.dot(a, b), repeat)
         flops = 2 * sa[0] * sa[1] * sb[1]
         rows.append({"shape": f"{sa}@{sb}", "tensorjit_ms": t_tj, "numpy_ms": t_np,
@@ -158,7 +167,8 @@ def time_gemms(repeat: int) -> tuple[float, float, list[dict]]:
 # optional peers
 
 
-def jax_step_ms(values, x, y, repeat: int) -> float | None:
+def jax_step(values, x, y):
+    """One JAX step as a callable (None when JAX is not installed)."""
     try:
         import jax
         import jax.numpy as jnp
@@ -185,10 +195,11 @@ def jax_step_ms(values, x, y, repeat: int) -> float | None:
     def run():
         state["p"], loss = step(state["p"], x, y)
         loss.block_until_ready()
-    return median_ms(run, repeat)
+    return run
 
 
-def pytensor_step_ms(values, x, y, repeat: int) -> float | None:
+def pytensor_step(values, x, y):
+    """One PyTensor step as a callable (None when PyTensor is not installed)."""
     try:
         import pytensor
         import pytensor.tensor as pt
@@ -205,51 +216,96 @@ def pytensor_step_ms(values, x, y, repeat: int) -> float | None:
     grads = pytensor.grad(loss, shared)
     f = pytensor.function([xs, ys], loss,
                           updates=[(p, p - LR * g) for p, g in zip(shared, grads)])
-    return median_ms(lambda: f(x, y), repeat)
+    return lambda: f(x, y)
 
 
 # --------------------------------------------------------------------------------------
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--json", default=str(pathlib.Path(__file__).parent / "results" /
-                                              "bench_mlp.json"))
-    args = parser.parse_args()
+COOL_DOWN_S = 0.25
+ONE_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                  "TENSORJIT_NUM_THREADS": "1",
+                  "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false "
+                               "intra_op_parallelism_threads=1"}
+
+
+def timed_in_turns(fns: dict, repeat: int, rounds: int) -> dict:
+    """name -> median over rounds of the median ms of ``repeat`` calls, each fn timed
+    after a cool-down, the fns taking turns within a round."""
+    per_round: dict = {name: [] for name, fn in fns.items() if fn is not None}
+    for _ in range(rounds):
+        for name in per_round:
+            time.sleep(COOL_DOWN_S)
+            per_round[name].append(median_ms(fns[name], repeat))
+    out = {name: statistics.median(ms) for name, ms in per_round.items()}
+    out.update({name: None for name, fn in fns.items() if fn is None})
+    return out
+
+
+def measure(repeat: int, rounds: int) -> dict:
+    """Everything timed in this process (its thread setting is the environment's)."""
     values = init_params()
     x, y = data()
     step, grad_fn, hvp_fn, compile_s = build_tensorjit(values)
     vs = [np.random.default_rng(3).normal(size=v.shape).astype("float32") for v in values]
     np_params = [v.copy() for v in values]
-    res = {
-        "tensorjit_step_ms": median_ms(lambda: step(x, y), args.repeat),
-        "numpy_step_ms": median_ms(lambda: numpy_step(np_params, x, y), args.repeat),
-        "tensorjit_grad_ms": median_ms(lambda: grad_fn(x, y), args.repeat),
-        "tensorjit_hvp_ms": median_ms(lambda: hvp_fn(x, y, *vs), args.repeat),
-        "jax_step_ms": jax_step_ms(values, x, y, args.repeat),
-        "pytensor_step_ms": pytensor_step_ms(values, x, y, args.repeat),
-        "compile_step_s": compile_s,
-        "fallbacks": {"step": [str(n.op) for n in step.fallbacks],
-                      "grad": [str(n.op) for n in grad_fn.fallbacks],
-                      "hvp": sorted({str(n.op) for n in hvp_fn.fallbacks})},
-    }
-    gemm_tj, gemm_np, rows = time_gemms(args.repeat)
+    fns = {"tensorjit_step_ms": lambda: step(x, y),
+           "numpy_step_ms": lambda: numpy_step(np_params, x, y),
+           "jax_step_ms": jax_step(values, x, y),
+           "pytensor_step_ms": pytensor_step(values, x, y),
+           "tensorjit_grad_ms": lambda: grad_fn(x, y),
+           "tensorjit_hvp_ms": lambda: hvp_fn(x, y, *vs)}
+    res = timed_in_turns(fns, repeat, rounds)
+    res["compile_step_s"] = compile_s
+    res["fallbacks"] = {"step": [str(n.op) for n in step.fallbacks],
+                        "grad": [str(n.op) for n in grad_fn.fallbacks],
+                        "hvp": sorted({str(n.op) for n in hvp_fn.fallbacks})}
+    gemm_tj, gemm_np, rows = time_gemms(repeat)
     res.update(gemm_total_tensorjit_ms=gemm_tj, gemm_total_numpy_ms=gemm_np, gemms=rows)
-    res["machine"] = {"cpu": platform.processor() or platform.machine(),
-                      "cores": os.cpu_count(),
-                      "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-                      "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS")}
-    report(res)
+    return res
+
+
+def run_setting(threads: str, repeat: int, rounds: int) -> dict:
+    """measure() in a new process with the thread setting ("1" or "default")."""
+    env = dict(os.environ)
+    pin = None
+    if threads == "1":
+        env.update(ONE_THREAD_ENV)
+        pin = sorted(os.sched_getaffinity(0))[:1]
+    code = (f"import json, os, sys; sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})\n"
+            f"{'os.sched_setaffinity(0, ' + repr(set(pin)) + ')' if pin else ''}\n"
+            f"import bench_mlp\nprint(json.dumps(bench_mlp.measure({repeat}, {rounds})))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", choices=["1", "default", "both"], default="both")
+    parser.add_argument("--json", default=str(pathlib.Path(__file__).parent / "results" /
+                                              "bench_mlp.json"))
+    args = parser.parse_args()
+    settings = ["1", "default"] if args.threads == "both" else [args.threads]
+    results = {}
+    for threads in settings:
+        res = run_setting(threads, args.repeat, args.rounds)
+        report(res, threads)
+        results[threads] = res
+    results["machine"] = {"cpu": platform.processor() or platform.machine(),
+                          "cores": os.cpu_count(),
+                          "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
     path = pathlib.Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(res, indent=2))
+    path.write_text(json.dumps(results, indent=2))
     print(f"\nwrote {path}")
 
 
-def report(res: dict) -> None:
+def report(res: dict, threads: str) -> None:
     step = res["tensorjit_step_ms"]
-    print(f"MLP 784-512-512-10 relu, softmax CE, batch {BATCH}, float32 "
+    print(f"\nMLP 784-512-512-10 relu, softmax CE, batch {BATCH}, float32, threads: {threads} "
           f"(compile {res['compile_step_s'] * 1e3:.0f} ms)")
     print(f"{'':28s}{'ms/step':>10s}{'vs tensorjit':>14s}")
     for key, label in [("tensorjit_step_ms", "tensorjit llvm"), ("numpy_step_ms", "NumPy"),
@@ -260,11 +316,10 @@ def report(res: dict) -> None:
         else:
             print(f"{label:28s}{value:10.3f}{value / step:13.2f}x")
     grad, hvp = res["tensorjit_grad_ms"], res["tensorjit_hvp_ms"]
-    print(f"\ngradient {grad:.3f} ms, Hessian-vector product {hvp:.3f} ms "
+    print(f"gradient {grad:.3f} ms, Hessian-vector product {hvp:.3f} ms "
           f"(ratio {hvp / grad:.2f}, target <= 2.5)")
-    print(f"\nthe step's 8 GEMMs alone: tensorjit {res['gemm_total_tensorjit_ms']:.3f} ms, "
-          f"np.dot {res['gemm_total_numpy_ms']:.3f} ms; rest of the step "
-          f"{step - res['gemm_total_tensorjit_ms']:.3f} ms")
+    print(f"the step's 8 GEMMs alone: tensorjit {res['gemm_total_tensorjit_ms']:.3f} ms, "
+          f"np.dot {res['gemm_total_numpy_ms']:.3f} ms")
     for row in res["gemms"]:
         print(f"  {row['shape']:28s} tj {row['tensorjit_ms']:.3f} ms "
               f"({row['tensorjit_gflops']:.0f} GFLOP/s)  np.dot {row['numpy_ms']:.3f} ms")
