@@ -23,7 +23,7 @@ import numpy as np
 from llvmlite import ir
 
 from . import cache, jit, pool
-from .gemm_ir import GemmConfig, build_ir
+from .gemm_ir import PARTS, GemmConfig
 from .registry import EXTERNAL_SYMBOLS, I32, I64, SYMBOL_PROVIDERS
 
 BACKENDS = ("blas", "jit", "auto")
@@ -96,9 +96,11 @@ class GemmLibrary:
         self.dtype = dtype
         self.config = cfg or config(dtype)
         self.name = symbol(dtype)
-        code, exports = prefetch(dtype, self.config).result()
+        parts = [job.result() for job in prefetch(dtype, self.config)]
+        exports = sorted({name for _, names in parts for name in names})
         # its threads are the pool's (pool.py), linked in by address
-        self.module = jit.load_object(code, exports, name=self.name, symbols=pool.symbols())
+        self.module = jit.load_object([code for code, _ in parts], exports, name=self.name,
+                                      symbols=pool.symbols())
         self.address = self.module.address(self.name)
         t = ctypes.c_float if dtype == "float32" else ctypes.c_double
         i, p = ctypes.c_int64, ctypes.c_void_p
@@ -115,33 +117,36 @@ class GemmLibrary:
         self._set_threads(int(threads))
 
 
-_objects: dict[tuple[str, str], Future] = {}
+_objects: dict[tuple[str, str], list[Future]] = {}
 _objects_lock = threading.Lock()  # not _lock: library() holds that while it waits here
 
 
-def prefetch(dtype: str, cfg: GemmConfig | None = None) -> Future:
-    """Start getting the library's object code (disk cache, else a compile on the
-    compiler's worker threads), so it is ready, or nearly, when a graph is linked."""
+def prefetch(dtype: str, cfg: GemmConfig | None = None) -> list[Future]:
+    """Start getting the library's object code, one job per part (disk cache, else a
+    compile on the compiler's worker threads), so it is ready, or nearly, when a graph
+    is linked."""
     cfg = cfg or config(dtype)
     with _objects_lock:
-        job = _objects.get((dtype, repr(cfg)))
-        if job is None:
+        jobs = _objects.get((dtype, repr(cfg)))
+        if jobs is None:
             from .compiler import submit
-            job = _objects[(dtype, repr(cfg))] = submit(_library_object, dtype, cfg)
+            jobs = _objects[(dtype, repr(cfg))] = [
+                submit(_library_part, dtype, cfg, k) for k in range(len(PARTS))]
     pool.prefetch()
-    return job
+    return jobs
 
 
-def _library_object(dtype: str, cfg: GemmConfig) -> tuple[bytes, list[str]]:
-    """(object code, exports), keyed by configuration and tensorjit's source, so a warm
-    start does not even generate the IR."""
+def _library_part(dtype: str, cfg: GemmConfig, part: int) -> tuple[bytes, list[str]]:
+    """(object code, exports) of one part, keyed by configuration, part and tensorjit's
+    source, so a warm start does not even generate the IR."""
     from .compiler import source_digest
-    name = symbol(dtype)
+    name = f"{symbol(dtype)}_{PARTS[part].__name__}"
     key = cache.key_for(f"gemm library {name} {cfg!r} {source_digest()}")
     hit = cache.load(key) if cache.enabled() else None
     if hit is not None:
         return hit[0], list(hit[1]["exports"])
-    code, exports = jit.compile_object_concurrently(build_ir(cfg), name=name)
+    code, exports = jit.compile_object_concurrently(PARTS[part](cfg), name=name,
+                                                    pipeline="explicit")  # vector IR
     cache.STATS.compiled += 1
     if cache.enabled():
         cache.store(key, code, {"exports": exports})

@@ -37,20 +37,24 @@ def c64(v: int) -> ir.Constant:
 
 
 class DirectKernels:
-    """Emits the direct path's functions into a GemmBuilder's module."""
+    """Emits the direct path's functions into a module of their own (compiled next to
+    the packed path's on another thread); the driver is exported as
+    ``<prefix>_direct`` (DRIVER_TYPE) for the packed path's module to call."""
 
     def __init__(self, gb: GemmBuilder) -> None:
         self.gb = gb
         self.cfg = gb.cfg
+        self.module = ir.Module(name=f"{gb.prefix}_direct")
+        self.fma = ir.Function(self.module, gb.fma.ftype, name=gb.fma.name)
         self.vw = gb.cfg.vw
         self.mr = gb.cfg.mr
         vec, t = gb.vec, gb.t
         mask_ty = ir.VectorType(I1, self.vw)
         suffix = f"v{self.vw}f{gb.size * 8}"
         self.mask_ty = mask_ty
-        self.load = ir.Function(gb.module, ir.FunctionType(
+        self.load = ir.Function(self.module, ir.FunctionType(
             vec, [vec.as_pointer(), I32, mask_ty, vec]), name=f"llvm.masked.load.{suffix}.p0")
-        self.store = ir.Function(gb.module, ir.FunctionType(
+        self.store = ir.Function(self.module, ir.FunctionType(
             ir.VoidType(), [vec, vec.as_pointer(), I32, mask_ty]),
             name=f"llvm.masked.store.{suffix}.p0")
         self.zero = ir.Constant(vec, [0.0] * self.vw)
@@ -69,6 +73,11 @@ class DirectKernels:
         return min(self.mr * self.counts[-1] // nv, 2 * self.mr)
 
     # ------------------------------------------------------------------ helpers
+    def _declare(self, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
+        if name in self.module.globals:
+            return self.module.globals[name]
+        return ir.Function(self.module, ir.FunctionType(ret, args), name=name)
+
     def _masks(self, b: ir.IRBuilder, cols: ir.Value, nv: int) -> list[ir.Value]:
         """Lane masks of the nv vectors of a tile whose first ``cols`` columns exist."""
         ivec = ir.VectorType(I64, self.vw)
@@ -93,7 +102,7 @@ class DirectKernels:
         column of row-major B (row stride ldb); rows <= tile_rows(nv), cols <= nv * VW."""
         gb, mr = self.gb, self.tile_rows(nv)
         from .gemm_ir import _function
-        fn, b = _function(gb.module, f"{gb.prefix}_direct{nv}", ir.VoidType(),
+        fn, b = _function(self.module, f"{gb.prefix}_direct{nv}", ir.VoidType(),
                           [I64, gb.tp, I64, I64, gb.tp, I64, gb.tp, I64, I64, I64, gb.t, gb.t],
                           "k a rsa csa b ldb c ldc rows cols alpha beta", small=False)
         k, a, rsa, csa, bm, ldb, c, ldc, rows, cols, alpha, beta = fn.args
@@ -116,7 +125,7 @@ class DirectKernels:
         new = []
         for r in range(mr):
             splat = gb._splat(b, b.load(b.gep(arows[r], [b.mul(p, csa)])))
-            new.append([b.call(gb.fma, [splat, bvals[v], acc[r][v]]) for v in range(nv)])
+            new.append([b.call(self.fma, [splat, bvals[v], acc[r][v]]) for v in range(nv)])
         nxt = b.add(p, c64(1), flags=["nsw"])
         p.add_incoming(nxt, b.block)
         for r in range(mr):
@@ -152,7 +161,7 @@ class DirectKernels:
                     with b.if_else(keep_c) as (update, overwrite):
                         with update:
                             old = self._masked_load(b, ptr, masks[v])
-                            b.call(self.store, [b.call(gb.fma, [old, vb, scaled]), ptr,
+                            b.call(self.store, [b.call(self.fma, [old, vb, scaled]), ptr,
                                                 ir.Constant(I32, gb.size), masks[v]])
                         with overwrite:
                             b.call(self.store, [scaled, ptr, ir.Constant(I32, gb.size),
@@ -163,9 +172,8 @@ class DirectKernels:
         """dst[p * n + j] = B[p * rsb + j * csb]: op(B) as a row-major k x n matrix."""
         gb = self.gb
         from .gemm_ir import _function
-        fn, b = _function(gb.module, f"{gb.prefix}_direct_copy_b", ir.VoidType(),
-                          [gb.tp, gb.tp, I64, I64, I64, I64], "dst b rsb csb k n",
-                          small=False)
+        fn, b = _function(self.module, f"{gb.prefix}_direct_copy_b", ir.VoidType(),
+                          [gb.tp, gb.tp, I64, I64, I64, I64], "dst b rsb csb k n")
         dst, src, rsb, csb, k, n = fn.args
         # j outer: a transposed B is read along its contiguous rows
         with for_range(b, n, name="j") as j, for_range(b, k, name="p") as p:
@@ -179,9 +187,10 @@ class DirectKernels:
         gb = self.gb
         from .gemm_ir import _function
         tp = gb.tp
-        fn, b = _function(gb.module, f"{gb.prefix}_direct", I32,
+        fn, b = _function(self.module, f"{gb.prefix}_direct", I32,
                           [I64, I64, I64, gb.t, tp, I64, I64, tp, I64, I64, gb.t, tp, I64],
-                          "m n k alpha a rsa csa b rsb csb beta c ldc", small=False)
+                          "m n k alpha a rsa csa b rsb csb beta c ldc", internal=False,
+                          small=False)
         m, n, k, alpha, a, rsa, csa, bm, rsb, csb, beta, c, ldc = fn.args
         raw = ir.Constant(I8P, None)
         unit = b.icmp_signed("==", csb, c64(1))
@@ -189,7 +198,7 @@ class DirectKernels:
             with direct:
                 block_direct = b.block
             with copy:
-                alloc = gb._declare("malloc", I8P, [I64])
+                alloc = self._declare("malloc", I8P, [I64])
                 copied = b.call(alloc, [b.mul(b.mul(k, n), c64(gb.size))])
                 with b.if_then(b.icmp_unsigned("==", copied, raw), likely=False):
                     b.ret(ir.Constant(I32, 1))
@@ -202,7 +211,7 @@ class DirectKernels:
         ldb = b.select(unit, rsb, n)
         self._tile_loops(b, m, n, k, alpha, a, rsa, csa, src, ldb, beta, c, ldc)
         with b.if_then(b.icmp_unsigned("!=", buf, raw)):
-            b.call(gb._declare("free", ir.VoidType(), [I8P]), [buf])
+            b.call(self._declare("free", ir.VoidType(), [I8P]), [buf])
         b.ret(ir.Constant(I32, 0))
         return fn
 

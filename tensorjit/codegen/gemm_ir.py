@@ -124,7 +124,8 @@ class GemmBuilder:
         self.pack_b = self._pack_b()
         self.edge = self._edge_update()
         self.scale = self._scale_c()
-        self.direct = DirectKernels(self).driver
+        # defined in the direct path's own module (direct_ir), linked in beside this one
+        self.direct = ir.Function(self.module, self.driver_type(), name=f"{self.prefix}_direct")
         self.serial = self._serial()
         # the fields of a part (FIELDS), then along_m, per, total, status: one pool job
         self.args_ty = ir.LiteralStructType(
@@ -134,6 +135,11 @@ class GemmBuilder:
         self._entry()
         self._set_threads()
         return self.module
+
+    def driver_type(self) -> ir.FunctionType:
+        """i32 (m n k alpha a rsa csa b rsb csb beta c ldc): serial and direct drivers."""
+        t, tp = self.t, self.tp
+        return ir.FunctionType(I32, [I64, I64, I64, t, tp, I64, I64, tp, I64, I64, t, tp, I64])
 
     # ------------------------------------------------------------------ micro-kernel
     def _ukernel(self) -> ir.Function:
@@ -480,6 +486,21 @@ class GemmBuilder:
         b.ret_void()
 
 
-def build_ir(cfg: GemmConfig) -> str:
-    """The textual IR of the library for ``cfg``."""
+def packed_ir(cfg: GemmConfig) -> str:
+    """The packed path's module: the exported entry, packing, micro-kernel, threads."""
     return str(GemmBuilder(cfg).build())
+
+
+def direct_ir(cfg: GemmConfig) -> str:
+    """The direct path's module (gemm_direct_ir.py), exporting ``<prefix>_direct``."""
+    return str(DirectKernels(GemmBuilder(cfg)).module)
+
+
+# The library is these modules, compiled apart (on two threads: LLVM took 214 ms for
+# them as one module, the critical path of a cold start) and linked as one library.
+PARTS = (packed_ir, direct_ir)
+
+
+def build_ir(cfg: GemmConfig) -> list[str]:
+    """The textual IR of every part of the library for ``cfg``."""
+    return [part(cfg) for part in PARTS]

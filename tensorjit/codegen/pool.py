@@ -91,7 +91,8 @@ def _library_object(cfg: PoolConfig) -> tuple[bytes, list[str]]:
     hit = cache.load(key) if cache.enabled() else None
     if hit is not None:
         return hit[0], list(hit[1]["exports"])
-    code, exports = jit.compile_object_concurrently(build_ir(cfg), name="tj_pool")
+    code, exports = jit.compile_object_concurrently(build_ir(cfg), name="tj_pool",
+                                                    pipeline="explicit")
     # not counted in cache.STATS.compiled: that counts graph code (a function's kernels
     # and entry), and this runtime is built once per process at most, by whichever
     # function first splits a loop (tests count a function's compiles exactly)

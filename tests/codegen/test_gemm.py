@@ -204,7 +204,7 @@ def test_backend_choice(monkeypatch):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_micro_kernel_assembly(dtype):
     """zmm FMAs in the micro-kernel's loop, and no stack traffic (spills) inside it."""
-    asm = jit.assembly(gemm_ir.build_ir(gemm.config(dtype)))
+    asm = jit.assembly(gemm_ir.packed_ir(gemm.config(dtype)))
     kernel = asm.split(f"{gemm.symbol(dtype)}_ukernel:")[1].split(".Lfunc_end")[0]
     suffix = "ps" if dtype == "float32" else "pd"
     loops = re.split(r"\n\.LBB\d+_\d+:", kernel)
