@@ -181,11 +181,32 @@ def emit_softmax_ce_labels(ctx: KernelContext) -> None:
 
     def row(b, ins, outs, groups, base, k):
         x, labels = ins
-        label = convert(b, load(b, labels, k), labels.dtype, "int64")  # checked above
-        lse = row_logsumexp(b, x, groups, base)
-        picked = load(b, x, b.add(base, b.mul(label, x.strides(b)[axis])))
-        store(b, outs[0], k, b.fsub(lse, picked))
+        shift = row_shift(b, x, groups, base)
+        total = exp_sum(b, x, groups, base, shift)
+        store(b, outs[0], k, _label_loss(b, x, labels, base, k, axis, shift, total))
     row_kernel(ctx, (axis,), row)
+
+
+def _label_loss(b: ir.IRBuilder, x: Buf, labels: Buf, base: ir.Value, k: ir.Value,
+                axis: int, shift: ir.Value, total: ir.Value) -> ir.Value:
+    """(shift - x[label]) + log(total): the shift cancels exactly before anything is
+    rounded at its magnitude (shift + log(total) - x[label] lost 1e-3 relative in
+    float32 on a loss of 0.7 at logits of 1e4)."""
+    label = convert(b, load(b, labels, k), labels.dtype, "int64")  # checked up front
+    picked = load(b, x, b.add(base, b.mul(label, x.strides(b)[axis])))
+    return b.fadd(b.fsub(shift, picked), _math(b, "log", total))
+
+
+def _scale_row_minus_label(b: ir.IRBuilder, x: Buf, out: Buf, labels: Buf, groups: Groups,
+                           base: ir.Value, k: ir.Value, axis: int, gk: ir.Value,
+                           total: ir.Value) -> None:
+    """out = gk * (out / total - onehot(label)) over a row whose exps out holds."""
+    scale = b.fdiv(gk, total)
+    for_each_reduced(b, groups, base,
+                     lambda off: store(b, out, off, b.fmul(load(b, out, off), scale)))
+    label = convert(b, load(b, labels, k), labels.dtype, "int64")  # checked up front
+    at = b.add(base, b.mul(label, x.strides(b)[axis]))
+    store(b, out, at, b.fsub(load(b, out, at), gk))
 
 
 @register("SoftmaxCrossEntropyGrad")
@@ -204,14 +225,28 @@ def emit_softmax_ce_grad(ctx: KernelContext) -> None:
     def row(b, ins, outs, groups, base, k):
         x, labels, g = ins
         out = outs[0]
-        label = convert(b, load(b, labels, k), labels.dtype, "int64")  # checked above
-        gk = load(b, g, k)
         total = exp_sum(b, x, groups, base, row_shift(b, x, groups, base), out)
-        scale = b.fdiv(gk, total)
-        for_each_reduced(b, groups, base,
-                         lambda off: store(b, out, off, b.fmul(load(b, out, off), scale)))
-        at = b.add(base, b.mul(label, x.strides(b)[axis]))
-        store(b, out, at, b.fsub(load(b, out, at), gk))
+        _scale_row_minus_label(b, x, out, labels, groups, base, k, axis, load(b, g, k), total)
+    row_kernel(ctx, (axis,), row)
+
+
+@register("SoftmaxCrossEntropyWithGrad")
+def emit_softmax_ce_with_grad(ctx: KernelContext) -> None:
+    """(loss, g * (softmax - onehot)) per row: one max, one exp per element (stored in
+    the gradient) and its sum, then the loss and the scaled row."""
+    axis = ctx.node.op.axis
+    x, labels, g = ctx.inputs
+    check_dims(ctx, labels.dims, _rest(x.dims, axis))
+    check_dims(ctx, g.dims, _rest(x.dims, axis))
+    check_labels(ctx, labels, x.dims[axis])
+
+    def row(b, ins, outs, groups, base, k):
+        x, labels, g = ins
+        loss, out = outs
+        shift = row_shift(b, x, groups, base)
+        total = exp_sum(b, x, groups, base, shift, out)
+        store(b, loss, k, _label_loss(b, x, labels, base, k, axis, shift, total))
+        _scale_row_minus_label(b, x, out, labels, groups, base, k, axis, load(b, g, k), total)
     row_kernel(ctx, (axis,), row)
 
 

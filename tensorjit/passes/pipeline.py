@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..graph.fg import FunctionGraph, GraphInvariantError, ReplaceEvent
-from . import canonicalize, fuse, merge, specialize, stabilize
+from . import canonicalize, fuse, fuse_crossentropy, merge, specialize, stabilize
 from .rewriter import Rewrite, run_local_rewrites
 
 # A whole-graph pass: (fg, phase name) -> number of replacements.
@@ -41,7 +41,9 @@ PHASES: list[Phase] = [
     Phase("canonicalize", tuple(canonicalize.REWRITES)),
     Phase("stabilize", tuple(stabilize.REWRITES), global_passes=_MERGE),
     Phase("specialize", tuple(specialize.REWRITES), global_passes=_MERGE),
-    Phase("fuse", global_passes=((fuse.FUSE_ELEMWISE, fuse.fuse_elemwise),
+    Phase("fuse", global_passes=((fuse_crossentropy.FUSE_CROSSENTROPY_WITH_GRAD,
+                                  fuse_crossentropy.fuse_crossentropy_with_grad),
+                                 (fuse.FUSE_ELEMWISE, fuse.fuse_elemwise),
                                  (fuse.FUSE_INTO_REDUCTION, fuse.fuse_into_reduction))),
     # Phase("plan_memory", ...): buffer reuse and in-place ops, from the same issue.
 ]

@@ -9,7 +9,11 @@ from scipy import special
 
 import tensorjit as tj
 from opcases import OpCase, random_array
-from tensorjit.graph.ops.crossentropy import LabelsOneHot, SoftmaxCrossEntropyGrad
+from tensorjit.graph.ops.crossentropy import (
+    LabelsOneHot,
+    SoftmaxCrossEntropyGrad,
+    SoftmaxCrossEntropyWithGrad,
+)
 
 SMOOTH = {"float32": 2e-5, "float64": 1e-10}
 
@@ -94,6 +98,12 @@ def _ref_ce_grad(x, labels, g, axis=-1):
     return np.expand_dims(g, axis) * (special.softmax(x, axis=axis) - onehot)
 
 
+def _both_outputs(outs):
+    """loss (as a column) + 3 * grad: both outputs of the fused op in one value."""
+    loss, grad = outs
+    return loss.dimshuffle(0, "x") + 3.0 * grad
+
+
 AXIS_SHAPES = (((3, 4),), ((2, 3, 4),), ((5,),), ((0, 4),), ((3, 1),))
 
 CASES = [
@@ -165,6 +175,25 @@ CASES = [
            (((4, 5), (5,), (5,)),), dtypes=(("float64", "int64", "float64"),
                                            ("float32", "int16", "float32")),
            make_inputs=_ce_grad_inputs(0), grad_order=2),
+    # the fused (loss, gradient) pair: each output, and a combination of both
+    OpCase("softmax_ce_with_grad_loss", ("SoftmaxCrossEntropyWithGrad",),
+           lambda x, y, g: SoftmaxCrossEntropyWithGrad(x.ndim - 1)(x, y, g)[0],
+           lambda x, y, g: _gather_loss(special.log_softmax(x, axis=-1), y, -1),
+           (((5, 4), (5,), (5,)), ((2, 3, 4), (2, 3), (2, 3)), ((0, 3), (0,), (0,))),
+           dtypes=(("float64", "int64", "float64"), ("float32", "int32", "float32")),
+           make_inputs=_ce_grad_inputs(-1), grad_order=2),
+    OpCase("softmax_ce_with_grad_grad", ("SoftmaxCrossEntropyWithGrad",),
+           lambda x, y, g: SoftmaxCrossEntropyWithGrad(0)(x, y, g)[1],
+           lambda x, y, g: _ref_ce_grad(x, y, g, 0),
+           (((4, 5), (5,), (5,)), ((4,), (), ())),
+           dtypes=(("float64", "int64", "float64"), ("float32", "uint8", "float32")),
+           make_inputs=_ce_grad_inputs(0), grad_order=2),
+    OpCase("softmax_ce_with_grad_both", ("SoftmaxCrossEntropyWithGrad",),
+           lambda x, y, g: _both_outputs(SoftmaxCrossEntropyWithGrad(1)(x, y, g)),
+           lambda x, y, g: (_gather_loss(special.log_softmax(x, axis=1), y, 1)[:, None]
+                            + 3.0 * _ref_ce_grad(x, y, g, 1)),
+           (((5, 4), (5,), (5,)),), dtypes=(("float64", "int64", "float64"),),
+           make_inputs=_ce_grad_inputs(1), grad_order=2),
     OpCase("one_hot_labels", ("LabelsOneHot",),
            lambda y, like: LabelsOneHot(1)(y, like),
            lambda y, like: _ref_onehot(y, like, 1), (((3,), (3, 4)), ((2, 3), (2, 5, 3))),

@@ -154,6 +154,8 @@ def test_every_rewrite_has_a_case():
                            "binary_crossentropy_of_sigmoid_to_logits",
                            "distribute_product_over_sum_to_stabilize",
                            "fuse_elemwise",  # tests/codegen/test_fusion.py
+                           # tests/passes/test_fuse_crossentropy.py
+                           "fuse_crossentropy_with_grad",
                            "fuse_into_reduction"}  # tests/passes/test_fuse_reduce.py
     assert set(rewrite_names()) <= tested, set(rewrite_names()) - tested
 
