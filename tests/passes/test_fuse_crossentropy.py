@@ -94,3 +94,19 @@ def test_out_of_range_labels_raise_index_error_natively():
     assert "SoftmaxCrossEntropyWithGrad" in _ops(f)
     with pytest.raises(IndexError, match="out of range"):
         f(np.zeros((2, 3)), np.array([0, 3], "int32"))
+
+
+@pytest.mark.parametrize("mode", ["py", "llvm"])
+@pytest.mark.parametrize("fuse", [True, False])
+def test_float32_loss_is_exact_next_to_huge_logits(mode, fuse):
+    """Two tied maxima at 1e4: the loss is log 2. Summed as max + log(sum) - x[label]
+    the max's rounding (ulp 1e-3 at 1e4) swamped it: 0.6943 instead of 0.6931."""
+    x, y = tj.fmatrix("x"), tj.ivector("y")
+    loss = tj.mean(tj.softmax_cross_entropy_with_integer_labels(x, y))
+    f = tj.function([x, y], [loss, tj.grad(loss, x)], mode=mode,
+                    exclude=() if fuse else ["fuse_crossentropy_with_grad"])
+    assert ("SoftmaxCrossEntropyWithGrad" in _ops(f)) == fuse
+    got_loss, got_grad = f(np.array([[1e4, 1e4, -1e4], [3e4, 1.0, 3e4]], "float32"),
+                           np.array([0, 2], "int32"))
+    np.testing.assert_allclose(got_loss, np.log(2.0), rtol=2e-7)
+    np.testing.assert_allclose(got_grad, [[-0.25, 0.25, 0.0], [0.25, 0.0, -0.25]], atol=1e-7)
