@@ -120,41 +120,67 @@ def declare_kernel(module: ir.Module, name: str) -> ir.Function:
     return fn
 
 
-def _max_frame(nodes: Sequence[Apply]) -> tuple[int, int]:
-    slots = meta = 1
-    for node in nodes:
-        local = node_layout(node)
-        slots, meta = max(slots, len(local.slot)), max(meta, local.meta_size)
-    return slots, meta
+@dataclass
+class KernelTables:
+    """Each kernel's own pointer table and meta (its node_layout), placed after the
+    program's slots and meta in the same two arrays. A plan fills them once (buffer
+    addresses, dims, thread count); a call stores each argument's and output's data
+    pointer at its ``positions`` and calls the kernels - no copying per kernel per call.
+    """
+
+    ptrs_at: dict[int, int]            # node index -> offset of its pointer table
+    meta_at: dict[int, int]            # node index -> offset of its meta
+    uses: dict[Variable, list[int]]    # variable -> its places in the kernels' tables
+    n_ptrs: int
+    n_meta: int
+
+    @classmethod
+    def build(cls, layout: Layout, segments: Sequence[Sequence[tuple[int, Apply]]]
+              ) -> "KernelTables":
+        ptrs_at: dict[int, int] = {}
+        meta_at: dict[int, int] = {}
+        uses: dict[Variable, list[int]] = {}
+        p, m = len(layout.slot), layout.meta_size
+        for segment in segments:
+            for index, node in segment:
+                local = node_layout(node)
+                ptrs_at[index], meta_at[index] = p, m
+                for v, k in local.slot.items():
+                    uses.setdefault(v, []).append(p + k)
+                p, m = p + len(local.slot), m + local.meta_size
+        return cls(ptrs_at, meta_at, uses, p, m)
+
+    def positions(self, layout: Layout, v: Variable) -> list[int]:
+        """Every place of v's data pointer: its program slot and its kernel-table ones."""
+        return [layout.slot[v], *self.uses.get(v, [])]
+
+    def fill_meta(self, meta, segments: Sequence[Sequence[tuple[int, Apply]]],
+                  shapes: dict[Variable, tuple[int, ...]], threads: int) -> None:
+        """Each kernel's header thread count and dims, for one plan's shapes."""
+        for segment in segments:
+            for index, node in segment:
+                local, base = node_layout(node), self.meta_at[index]
+                meta[base + THREADS_SLOT] = threads
+                for v, off in local.meta_offset.items():
+                    meta[base + off:base + off + v.ndim] = shapes[v]
 
 
 def emit_entry(module: ir.Module, name: str,
-               calls: Sequence[tuple[int, Apply, ir.Function]], layout: Layout) -> ir.Function:
-    """``i32 name(i8** ptrs, i64* meta)``: run each kernel, stop at the first error.
-
-    Before each call the kernel's own pointer table and dims (node_layout) are filled
-    from the program's; on failure its error record is copied out with the node index.
+               calls: Sequence[tuple[int, Apply, ir.Function]], tables: KernelTables
+               ) -> ir.Function:
+    """``i32 name(i8** ptrs, i64* meta)``: run each kernel on its own tables (see
+    KernelTables), stop at the first error and copy its record out with the node index.
     """
     fn = ir.Function(module, KERNEL_TYPE, name=name)
     ptrs, meta = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    n_slots, n_meta = _max_frame([node for _, node, _ in calls])
-    local_ptrs = b.alloca(I8P, size=ir.Constant(I64, n_slots), name="local_ptrs")
-    local_meta = b.alloca(I64, size=ir.Constant(I64, n_meta), name="local_meta")
 
     def at(base: ir.Value, k: int) -> ir.Value:
         return b.gep(base, [ir.Constant(I64, k)])
 
-    b.store(b.load(at(meta, THREADS_SLOT)), at(local_meta, THREADS_SLOT))
     for index, node, kernel in calls:
-        local = node_layout(node)
-        for v, k in local.slot.items():
-            b.store(b.load(at(ptrs, layout.slot[v])), at(local_ptrs, k))
-            for d, static in enumerate(v.type.shape):
-                if static is None:
-                    b.store(b.load(at(meta, layout.meta_offset[v] + d)),
-                            at(local_meta, local.meta_offset[v] + d))
-        status = b.call(kernel, [local_ptrs, local_meta])
+        local_meta = at(meta, tables.meta_at[index])
+        status = b.call(kernel, [at(ptrs, tables.ptrs_at[index]), local_meta])
         with b.if_then(b.icmp_signed("!=", status, ir.Constant(I32, 0)), likely=False):
             for k in range(ERROR_SLOTS):
                 value = ir.Constant(I64, index) if k == 1 else b.load(at(local_meta, k))
@@ -177,11 +203,12 @@ STATUS_OTHER_PLAN = -1
 
 
 def emit_array_call(module: ir.Module, name: str, entry: ir.Function,
-                    slots: Sequence[int], checks: Sequence[Sequence[int] | None] | None = None
-                    ) -> ir.Function:
+                    slots: Sequence[Sequence[int]],
+                    checks: Sequence[Sequence[int] | None] | None = None) -> ir.Function:
     """``i32 name(i8** ptrs, i64* meta, PyObject* a0, ...)``: store each array's data
-    pointer into ptrs[slot], then run ``entry``. Passing the arrays themselves through
-    ctypes is far cheaper than reading ``arr.ctypes.data`` in Python for each one.
+    pointer at its places in ptrs (``slots[k]``: its program slot and its places in the
+    kernels' tables, KernelTables.positions), then run ``entry``. Passing the arrays
+    themselves through ctypes is far cheaper than reading ``arr.ctypes.data`` in Python.
 
     ``checks[k]`` lists the meta offsets of array k's dims (None: no check): it must be
     C-contiguous with exactly those dims, else STATUS_OTHER_PLAN is returned before
@@ -211,14 +238,16 @@ def emit_array_call(module: ir.Module, name: str, entry: ir.Function,
         nxt = fn.append_basic_block("checked")
         b.cbranch(ok, nxt, other_plan)
         b.position_at_end(nxt)
-    for obj, slot in zip(objs, slots):
-        b.store(field(obj, ARRAY_DATA_OFFSET, I8P), b.gep(ptrs, [ir.Constant(I64, slot)]))
+    for obj, places in zip(objs, slots):
+        data = field(obj, ARRAY_DATA_OFFSET, I8P)
+        for place in places:
+            b.store(data, b.gep(ptrs, [ir.Constant(I64, place)]))
     b.ret(b.call(entry, [ptrs, meta]))
     return fn
 
 
 def build_module(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
-                 layout: Layout, call_slots: Sequence[int] | None = None,
+                 layout: Layout, call_slots: Sequence[Sequence[int]] | None = None,
                  kernel_symbols: dict[Apply, str] | None = None,
                  call_checks: Sequence[Sequence[int] | None] | None = None,
                  py_entry: PyEntrySpec | None = None) -> tuple[ir.Module, list[str]]:
@@ -240,7 +269,7 @@ def build_module(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
             calls = [(i, node, declare_kernel(module, kernel_symbols[node]))
                      for i, node in segment]
         entry = f"{name}_seg{s}"
-        fn = emit_entry(module, entry, calls, layout)
+        fn = emit_entry(module, entry, calls, KernelTables.build(layout, segments))
         entries.append(entry)
         if call_slots is not None and len(segments) == 1:
             call = emit_array_call(module, f"{name}_call", fn, call_slots, call_checks)
@@ -251,5 +280,5 @@ def build_module(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
     return module, entries
 
 
-__all__ = ["Layout", "build_module", "emit_kernel", "emit_entry", "kernel_ir", "kernel_name",
-           "node_layout", "I8P"]
+__all__ = ["KernelTables", "Layout", "build_module", "emit_kernel", "emit_entry", "kernel_ir",
+           "kernel_name", "node_layout", "I8P"]

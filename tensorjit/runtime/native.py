@@ -23,7 +23,7 @@ import numpy as np
 from ..codegen import pool, rules  # noqa: F401  (rules registers the kernels)
 from ..codegen.compiler import compile_program, structure_text
 from ..codegen.parallel import default_threads
-from ..codegen.program import STATUS_OTHER_PLAN, Layout, build_module
+from ..codegen.program import STATUS_OTHER_PLAN, KernelTables, Layout, build_module
 from ..codegen.registry import ERR_INDEX, ERR_SHAPE, ERROR_SLOTS, THREADS_SLOT, rule_for
 from ..graph.basic import Apply, Constant, SharedVariable, Variable
 from ..graph.fg import FunctionGraph
@@ -112,8 +112,11 @@ class NativeProgram:
         self.layout = Layout.build(variables)
         self.shared = [v for v in self.layout.slot if isinstance(v, SharedVariable)]
         self.input_slots = [self.layout.slot.get(v) for v in fg.inputs]
+        self.tables = KernelTables.build(self.layout, segments)
+        # every place of a variable's data pointer (its slot, its kernels' tables)
+        self.positions = {v: self.tables.positions(self.layout, v) for v in self.layout.slot}
         self._choose_fast_call(segments)
-        slots = [self.layout.slot[v] for v in self.call_vars] if self.call_vars else None
+        slots = [self.positions[v] for v in self.call_vars] if self.call_vars else None
         n_outs = len(self.fast_outputs)
         checks = [list(range(self.layout.meta_offset[v], self.layout.meta_offset[v] + v.ndim))
                   for v in self.call_vars[:len(self.call_vars) - n_outs]] + [None] * n_outs \
@@ -294,11 +297,12 @@ class Plan:
             inferred = node.op.infer_shape(node, in_shapes, ins)
             for o, s in zip(node.outputs, inferred):
                 shapes[o] = tuple(int(d) for d in s)
-        self.meta = np.zeros(layout.meta_size, dtype=np.int64)
+        self.meta = np.zeros(prog.tables.n_meta, dtype=np.int64)
         self.meta[THREADS_SLOT] = prog.threads
         for v, off in layout.meta_offset.items():
             self.meta[off:off + v.ndim] = shapes[v]
-        self.ptrs = np.zeros(len(layout.slot), dtype=np.uint64)
+        prog.tables.fill_meta(self.meta, prog._segments, shapes, prog.threads)
+        self.ptrs = np.zeros(prog.tables.n_ptrs, dtype=np.uint64)
         self.shapes = shapes
         self._allocate(values)
 
@@ -327,8 +331,9 @@ class Plan:
                 self.keep.append(arr)
                 self.views[v] = arr
         for v, arr in self.views.items():
-            self.ptrs[layout.slot[v]] = arr.ctypes.data
-        self.out_specs = [(layout.slot.get(v), self.shapes.get(v), v.dtype) for v in prog.fg.outputs]
+            self.ptrs[prog.positions[v]] = arr.ctypes.data
+        self.out_specs = [(prog.positions.get(v), self.shapes.get(v), v.dtype)
+                          for v in prog.fg.outputs]
         self.fast_alloc = [(self.shapes[v], np.dtype(v.dtype)) for v in prog.fast_outputs]
         self.unused_inputs = {k for k, slot in enumerate(prog.input_slots) if slot is None}
         order = [prog.fast_outputs.index(v) for v in prog.fg.outputs] if prog.fast_outputs \
@@ -352,15 +357,15 @@ class Plan:
         return [outs[k] for k in self.output_order]
 
     def run(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
-        prog, ptrs, layout = self.prog, self.ptrs, self.prog.layout
-        for slot, a in zip(prog.input_slots, args):
-            if slot is not None:
-                ptrs[slot] = a.ctypes.data
+        prog, ptrs = self.prog, self.ptrs
+        for v, a in zip(prog.fg.inputs, args):
+            if v in prog.positions:
+                ptrs[prog.positions[v]] = a.ctypes.data
         shared_vals = []
         for v in prog.shared:
             val = v._value if v._value.flags.c_contiguous else _contiguous(v._value)
             shared_vals.append(val)
-            ptrs[layout.slot[v]] = val.ctypes.data
+            ptrs[prog.positions[v]] = val.ctypes.data
         outs = []
         for (slot, shape, dtype), v in zip(self.out_specs, prog.fg.outputs):
             if v.owner is None or v.owner in prog.plan_nodes:

@@ -50,6 +50,9 @@ def test_kernels_are_shared_between_functions(tmp_path, monkeypatch):
     import numpy as np
 
     import tensorjit as tj
+    from tensorjit.codegen import compiler
+    # kernels compiled by earlier tests in this process would be shared too: start empty
+    monkeypatch.setattr(compiler, "_KERNELS", {})
     before = cache.STATS.compiled
     x, y = tj.dvector("x"), tj.dvector("y")
     f = tj.function([x, y], x * y, optimizer=None, name="f")
