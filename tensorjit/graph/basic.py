@@ -6,6 +6,7 @@ This module names no concrete op. Python operators on variables (``x + y``, ``x[
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import sys
@@ -31,11 +32,19 @@ def user_source_line() -> str | None:
     """Return 'file.py:LINE' of the innermost stack frame outside the tensorjit package."""
     frame = sys._getframe(1)
     while frame is not None:
-        filename = os.path.abspath(frame.f_code.co_filename)
-        if not filename.startswith(_PACKAGE_DIR + os.sep):
-            return f"{os.path.basename(filename)}:{frame.f_lineno}"
+        user_file = _user_file(frame.f_code.co_filename)
+        if user_file is not None:
+            return f"{user_file}:{frame.f_lineno}"
         frame = frame.f_back
     return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _user_file(filename: str) -> str | None:
+    """The base name of a file outside the tensorjit package, None for one inside it
+    (cached: every node created asks for every frame, and abspath is not cheap)."""
+    path = os.path.abspath(filename)
+    return None if path.startswith(_PACKAGE_DIR + os.sep) else os.path.basename(path)
 
 
 # --------------------------------------------------------------------------------------

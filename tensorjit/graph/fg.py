@@ -151,24 +151,34 @@ class FunctionGraph:
                 client.inputs[pos] = new
             self.clients[new].append((client, pos))
         self.clients[old] = []
-        self._prune_dead()
+        self._prune_dead(old)
 
-    def _prune_dead(self) -> None:
-        alive = set(self.toposort())
-        for node in list(self.apply_nodes):
-            if node not in alive:
-                self.apply_nodes.discard(node)
-                for i, v in enumerate(node.inputs):
-                    cl = self.clients.get(v)
-                    if cl is not None and (node, i) in cl:
-                        cl.remove((node, i))
-                for out in node.outputs:
-                    self.variables.discard(out)
-                    self.clients.pop(out, None)
-        for v in list(self.variables):
-            if v.owner is None and not self.clients.get(v) and v not in self.inputs:
-                self.variables.discard(v)
-                self.clients.pop(v, None)
+    def _prune_dead(self, start: Variable) -> None:
+        """Drop what no longer reaches an output now that ``start`` lost its clients:
+        only its ancestors can have died, so walk up from it (a full toposort per
+        replacement made rewriting quadratic in the graph's size)."""
+        stack = [start]
+        while stack:
+            v = stack.pop()
+            if v not in self.variables or self.clients.get(v):
+                continue
+            node = v.owner
+            if node is None:
+                if v not in self.inputs:
+                    self.variables.discard(v)
+                    self.clients.pop(v, None)
+                continue
+            if node not in self.apply_nodes or any(self.clients.get(o) for o in node.outputs):
+                continue
+            self.apply_nodes.discard(node)
+            for out in node.outputs:
+                self.variables.discard(out)
+                self.clients.pop(out, None)
+            for i, inp in enumerate(node.inputs):
+                cl = self.clients.get(inp)
+                if cl is not None and (node, i) in cl:
+                    cl.remove((node, i))
+                stack.append(inp)
 
     # -- checks
     def verify(self) -> None:
