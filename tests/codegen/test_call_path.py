@@ -45,3 +45,22 @@ def test_unused_inputs_are_skipped():
     for n in (2, 3, 2):
         np.testing.assert_array_equal(f(np.zeros(7), np.arange(float(n))),
                                       np.arange(float(n)) + 1)
+
+
+def test_values_of_shapes_only_are_computed_once_per_plan():
+    """A mean's element count, its gradient's fill and a zeros base depend on shapes
+    only: the plan computes them (no kernel per call), again for each new shape."""
+    x = tj.vector("x")
+    loss = tj.mean(tj.exp(x[:2]))
+    f = tj.function([x], [loss, tj.grad(loss, x)], mode="llvm")
+    planned = {str(n.op) for n in f.program.plan_nodes}
+    assert {"AxesSize{axis=(0,)}", "Elemwise{cast{float64}}", "Elemwise{fill}"} <= planned
+    kernels = {str(n.op) for n in f.program.nodes if n not in f.program.plan_nodes}
+    assert not planned & kernels
+    for values in ([0.5, 1.0, 2.0], [1.0, -1.0, 3.0, 4.0, 5.0], [0.0, 0.0], [2.0, 0.5, 1.0]):
+        a = np.array(values)
+        got_loss, got_grad = f(a)
+        want = np.exp(a[:2])
+        np.testing.assert_allclose(got_loss, want.mean(), rtol=1e-12)
+        np.testing.assert_allclose(got_grad, np.r_[want / len(want), np.zeros(len(a) - 2)],
+                                   rtol=1e-12)
