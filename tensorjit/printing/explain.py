@@ -212,7 +212,7 @@ def llvm_ir(f: Any, kernel: int | str | None = None, optimized: bool = False) ->
             return str(module)
         return "\n".join(str(module.get_global(n)) for n in names)
     from ..codegen.jit import optimized as optimize_ir
-    text = optimize_ir(_exported_text(module, names))
+    text = optimize_ir(_exported_text(module, names), _pipeline(f, kernel))
     if kernel is None:
         return text
     return "\n".join(_section(text, rf'^define [^\n]*@"?{re.escape(n)}"?\(.*?^}}\n', n)
@@ -225,11 +225,21 @@ def asm(f: Any, kernel: int | str | None = None) -> str:
     module = _module(f, "asm")
     names = _family(f, kernel, "asm")
     from ..codegen.jit import assembly
-    text = assembly(_exported_text(module, names))
+    text = assembly(_exported_text(module, names), _pipeline(f, kernel))
     if kernel is None:
         return text
     return "\n".join(_section(text, rf'^"?{re.escape(n)}"?:\n.*?^\.Lfunc_end\d+:', n)
                      for n in names)
+
+
+def _pipeline(f: Any, kernel: int | str | None) -> str:
+    """The optimization pipeline one kernel is compiled with (compiler.kernel_pipeline);
+    the whole module is shown as the full pipeline makes it."""
+    if kernel is None:
+        return "full"
+    from ..codegen.compiler import kernel_pipeline
+    index = kernel if isinstance(kernel, int) else int(_KERNEL.match(kernel).group(1))
+    return kernel_pipeline(f.program.nodes[index])
 
 
 def _section(text: str, pattern: str, name: str) -> str:
