@@ -2,9 +2,12 @@
 
 Shapes: the eight products of the MLP step (benchmarks/bench_mlp.py), with the
 backward ones as the transposed operands they really are (x.T @ g, g @ W.T), and one
-square 1024 product. Each is timed for the JIT library on 1 and 2 threads, np.dot and
-SciPy's BLAS on 1 and on the default threads (threadpoolctl), and jax.numpy.dot under
-jax.jit (its own threads). Medians; GFLOP/s = 2 m n k / time.
+square 1024 product. Each is timed as a compiled tensorjit ``x @ y`` (its JIT GEMM) with
+threads=1 and 2, np.dot and SciPy's BLAS on 1 and on the default threads
+(threadpoolctl), and jax.numpy.dot under jax.jit (its own threads), each after a
+cool-down (idle BLAS threads spin). Every call allocates its result, as a user's does.
+Medians; GFLOP/s = 2 m n k / time (per-call overhead included: it dominates the
+narrow shapes).
 
 Run: ``python benchmarks/bench_gemm.py [--repeat 50] [--dtype float32] [--json PATH]``.
 """
@@ -68,6 +71,19 @@ def scipy_call(a, b, dtype):
     return lambda: routine(1.0, x, y, trans_a=trans_b, trans_b=trans_a)
 
 
+def tensorjit_call(a, b, threads: int):
+    """A compiled ``x @ y`` as users get it (transposed operands as ``x.T`` in the
+    graph: the Gemm reads them through its flags), called on the stored matrices."""
+    import tensorjit as tj
+    sa = a.T if a.flags.f_contiguous and not a.flags.c_contiguous else a
+    sb = b.T if b.flags.f_contiguous and not b.flags.c_contiguous else b
+    x = tj.tensor(str(a.dtype), sa.shape, name="x")
+    y = tj.tensor(str(b.dtype), sb.shape, name="y")
+    f = tj.function([x, y], (x.T if sa is not a else x) @ (y.T if sb is not b else y),
+                    threads=threads)
+    return lambda: f(sa, sb)
+
+
 def jax_call(a, b):
     try:
         import jax
@@ -90,6 +106,17 @@ def limited(threads: int | None):
     return nullcontext() if threads is None else threadpool_limits(threads)
 
 
+# Between implementations: OpenBLAS's and JAX's idle threads spin for up to ~0.1 s after
+# a product and would take the cores from the next one timed (bench_mlp.py does the same).
+COOL_DOWN_S = 0.25
+
+
+def timed(fn, repeat: int) -> float:
+    """median_s(fn) after a cool-down."""
+    time.sleep(COOL_DOWN_S)
+    return median_s(fn, repeat)
+
+
 def bench_shape(shape, dtype: str, repeat: int) -> dict:
     m, k, n, ta, tb = shape
     a, b = operands(m, k, n, ta, tb, dtype)
@@ -100,15 +127,13 @@ def bench_shape(shape, dtype: str, repeat: int) -> dict:
     gemm.gemm(a, b, c)
     row["max_rel_err"] = float(np.abs(c - ref).max() / max(np.abs(ref).max(), 1e-30))
     for threads in (1, 2):
-        def run(threads=threads):
-            gemm.gemm(a, b, c, threads=threads)
-        row[f"jit_{threads}t"] = flop / median_s(run, repeat) / 1e9
+        row[f"jit_{threads}t"] = flop / timed(tensorjit_call(a, b, threads), repeat) / 1e9
     for label, threads in (("1t", 1), ("default", None)):
         with limited(threads):
-            row[f"numpy_{label}"] = flop / median_s(lambda: np.dot(a, b, out=c), repeat) / 1e9
-            row[f"scipy_{label}"] = flop / median_s(scipy_call(a, b, dtype), repeat) / 1e9
+            row[f"numpy_{label}"] = flop / timed(lambda: np.dot(a, b), repeat) / 1e9
+            row[f"scipy_{label}"] = flop / timed(scipy_call(a, b, dtype), repeat) / 1e9
     jx = jax_call(a, b)
-    row["jax"] = flop / median_s(jx, repeat) / 1e9 if jx else None
+    row["jax"] = flop / timed(jx, repeat) / 1e9 if jx else None
     return row
 
 
