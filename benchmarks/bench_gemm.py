@@ -19,10 +19,10 @@ import json
 import os
 import pathlib
 import platform
-import statistics
 import time
 
 import numpy as np
+from timing import median_seconds
 from scipy.linalg import blas as scipy_blas
 
 from tensorjit.codegen import gemm
@@ -41,16 +41,9 @@ SHAPES = [
 ]
 
 
-def median_s(fn, repeat: int, warmup: int = 5) -> float:
+def median_s(fn, repeat: int) -> float:
     """Median wall time of fn() in seconds."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(fn, repeat)
 
 
 def operands(m, k, n, ta, tb, dtype, seed=0):

@@ -68,7 +68,8 @@ def bench(name: str, dtype: str, n: int, repeat: int) -> tuple[float, float]:
 def main() -> None:
     """Parse arguments and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", default=sorted(set(NUMPY) & set(available_functions())))
+    parser.add_argument("names", nargs="*",
+                        default=sorted(set(NUMPY) & set(available_functions())))
     parser.add_argument("--n", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     opts = parser.parse_args()

@@ -29,6 +29,7 @@ import sys
 import time
 
 import numpy as np
+from timing import median_seconds
 
 import tensorjit as tj
 
@@ -55,14 +56,7 @@ def data(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
 
 def median_ms(fn, repeat: int, warmup: int = 3) -> float:
     """Median wall time of fn() in milliseconds."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+    return median_seconds(fn, repeat, warmup) * 1e3
 
 
 # --------------------------------------------------------------------------------------

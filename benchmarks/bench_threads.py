@@ -25,12 +25,11 @@ import argparse
 import json
 import os
 import pathlib
-import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
+from timing import median_seconds
 
 if "--only" not in sys.argv or "elemwise" in sys.argv[sys.argv.index("--only") + 1]:
     os.environ["TENSORJIT_CACHE_DIR"] = ""  # before tensorjit is imported; see above
@@ -40,14 +39,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 def median_us(fn, repeat: int, warmup: int = 10) -> float:
     """Median wall time of fn() in microseconds."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e6
+    return median_seconds(fn, repeat, warmup) * 1e6
 
 
 def bench_pool(repeat: int) -> dict:

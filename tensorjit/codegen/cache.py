@@ -3,9 +3,10 @@
 The key hashes the module's LLVM IR (which encodes the optimized graph, dtypes and
 static shapes), the target CPU name and features, the llvmlite and tensorjit versions.
 An entry is a small header (magic, payload length, SHA-256 of the payload) followed by
-the payload (a JSON record, e.g. the exported names, and object code). Entries are written to a temporary file
-and renamed into place, so a concurrent reader sees either nothing or a whole entry; a
-truncated or corrupt entry fails its checksum, is counted, removed and recompiled.
+the payload (a JSON record, e.g. the exported names, and object code). Entries are
+written to a temporary file and renamed into place, so a concurrent reader sees either
+nothing or a whole entry; a truncated or corrupt entry fails its checksum, is counted,
+removed and recompiled.
 
 The directory is ``$TENSORJIT_CACHE_DIR`` or ``~/.cache/tensorjit``.
 """

@@ -48,7 +48,7 @@ class DirectKernels:
         self.fma = ir.Function(self.module, gb.fma.ftype, name=gb.fma.name)
         self.vw = gb.cfg.vw
         self.mr = gb.cfg.mr
-        vec, t = gb.vec, gb.t
+        vec = gb.vec
         mask_ty = ir.VectorType(I1, self.vw)
         suffix = f"v{self.vw}f{gb.size * 8}"
         self.mask_ty = mask_ty

@@ -209,6 +209,14 @@ def _scale_row_minus_label(b: ir.IRBuilder, x: Buf, out: Buf, labels: Buf, group
     store(b, out, at, b.fsub(load(b, out, at), gk))
 
 
+def _check_grad_inputs(ctx: KernelContext, axis: int) -> None:
+    """(logits, labels, g): labels and g loss-shaped, every label in range, up front."""
+    x, labels, g = ctx.inputs
+    check_dims(ctx, labels.dims, _rest(x.dims, axis))
+    check_dims(ctx, g.dims, _rest(x.dims, axis))
+    check_labels(ctx, labels, x.dims[axis])
+
+
 @register("SoftmaxCrossEntropyGrad")
 def emit_softmax_ce_grad(ctx: KernelContext) -> None:
     """out = g[k] * (softmax(x) - onehot(label)) per row: max, exp (stored) + sum, scale.
@@ -217,10 +225,7 @@ def emit_softmax_ce_grad(ctx: KernelContext) -> None:
     with three passes over a row that stays in L1; the label is one extra store.
     """
     axis = ctx.node.op.axis
-    x, labels, g = ctx.inputs
-    check_dims(ctx, labels.dims, _rest(x.dims, axis))
-    check_dims(ctx, g.dims, _rest(x.dims, axis))
-    check_labels(ctx, labels, x.dims[axis])
+    _check_grad_inputs(ctx, axis)
 
     def row(b, ins, outs, groups, base, k):
         x, labels, g = ins
@@ -235,10 +240,7 @@ def emit_softmax_ce_with_grad(ctx: KernelContext) -> None:
     """(loss, g * (softmax - onehot)) per row: one max, one exp per element (stored in
     the gradient) and its sum, then the loss and the scaled row."""
     axis = ctx.node.op.axis
-    x, labels, g = ctx.inputs
-    check_dims(ctx, labels.dims, _rest(x.dims, axis))
-    check_dims(ctx, g.dims, _rest(x.dims, axis))
-    check_labels(ctx, labels, x.dims[axis])
+    _check_grad_inputs(ctx, axis)
 
     def row(b, ins, outs, groups, base, k):
         x, labels, g = ins

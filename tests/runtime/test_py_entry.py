@@ -99,7 +99,8 @@ def test_updates_and_results_agree_with_the_python_path():
     start = (w.get_value(), b.get_value())
     got = [f(a) for _ in range(3)]
     native = (w.get_value(), b.get_value())
-    w.set_value(start[0]); b.set_value(start[1])
+    w.set_value(start[0])
+    b.set_value(start[1])
     f._py_entry = None
     want = [f(a) for _ in range(3)]
     for g, v in zip(got, want):
