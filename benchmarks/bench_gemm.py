@@ -18,11 +18,13 @@ import argparse
 import json
 import os
 import pathlib
+import sys
 import platform
 import time
 
 import numpy as np
-from timing import median_seconds
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # shared helper
+from timing import median_seconds  # noqa: E402
 from scipy.linalg import blas as scipy_blas
 
 from tensorjit.codegen import gemm

@@ -29,7 +29,8 @@ import sys
 import time
 
 import numpy as np
-from timing import median_seconds
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # shared helper
+from timing import median_seconds  # noqa: E402
 
 import tensorjit as tj
 

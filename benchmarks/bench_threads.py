@@ -29,7 +29,8 @@ import subprocess
 import sys
 
 import numpy as np
-from timing import median_seconds
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # shared helper
+from timing import median_seconds  # noqa: E402
 
 if "--only" not in sys.argv or "elemwise" in sys.argv[sys.argv.index("--only") + 1]:
     os.environ["TENSORJIT_CACHE_DIR"] = ""  # before tensorjit is imported; see above
