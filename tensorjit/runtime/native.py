@@ -404,12 +404,15 @@ class Plan:
             shared_vals.append(val)
             ptrs[prog.positions[v]] = val.ctypes.data
         outs = []
-        for (slot, shape, dtype), v in zip(self.out_specs, prog.fg.outputs):
+        made: dict[Variable, np.ndarray] = {}  # one array per variable, however often
+        for (slot, shape, dtype), v in zip(self.out_specs, prog.fg.outputs):  # it is output
             if v.owner is None or v.owner in prog.plan_nodes:
                 outs.append(None)
                 continue
-            arr = np.empty(shape, dtype=dtype)
-            ptrs[slot] = arr.ctypes.data
+            arr = made.get(v)
+            if arr is None:  # a second array would take the pointer the kernel writes to
+                arr = made[v] = np.empty(shape, dtype=dtype)
+                ptrs[slot] = arr.ctypes.data
             outs.append(arr)
         store = {v: a for v, a in zip(prog.fg.inputs, args)}
         store.update(zip(prog.shared, shared_vals))

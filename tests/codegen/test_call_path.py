@@ -64,3 +64,19 @@ def test_values_of_shapes_only_are_computed_once_per_plan():
         np.testing.assert_allclose(got_loss, want.mean(), rtol=1e-12)
         np.testing.assert_allclose(got_grad, np.r_[want / len(want), np.zeros(len(a) - 2)],
                                    rtol=1e-12)
+
+
+def test_one_value_output_twice_next_to_a_plan_time_output():
+    """The Python path (a plan-time output: fill(y, 0)) with exp(x) given twice: each
+    output gets the value, as separate arrays (before, the first came back unwritten:
+    a second buffer had taken the pointer the kernel writes to)."""
+    x, y = tj.matrix("x"), tj.matrix("y")
+    outs = [tj.exp(x), tj.exp(x), tj.zeros_like(y) + 0.0 * y]
+    f = tj.function([x, y], outs, mode="llvm")
+    xs, ys = np.random.default_rng(0).uniform(-2, 2, size=(2, 3, 4))
+    for _ in range(3):
+        got = f(xs, ys)
+        np.testing.assert_allclose(got[0], np.exp(xs), rtol=1e-12)
+        np.testing.assert_allclose(got[1], np.exp(xs), rtol=1e-12)
+        np.testing.assert_array_equal(got[2], np.zeros((3, 4)))
+        assert not np.shares_memory(got[0], got[1])
