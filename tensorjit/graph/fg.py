@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .basic import Apply, Constant, SharedVariable, Variable, graph_inputs, toposort
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 # A client is (node, input position); the pseudo-node "output" marks a graph output.
 Client = tuple[Any, int]
@@ -116,6 +117,7 @@ class FunctionGraph:
 
     def to_networkx(self) -> nx.DiGraph:
         """A DiGraph of Apply nodes and variables (edges follow data flow)."""
+        import networkx as nx  # here: a ~0.1 s import that only this needs
         g = nx.DiGraph()
         for node in self.apply_nodes:
             for v in node.inputs:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from typing import Any, Sequence
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..graph.basic import Apply, Constant, SharedVariable, Variable, toposort
 from ..graph.fg import FunctionGraph
 from .pprint import leaf_text
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 GRAD_TAG = "created_by"
 
@@ -87,6 +88,7 @@ def op_label(node: Apply) -> str:
 def to_networkx(obj: Any) -> nx.MultiDiGraph:
     """The graph as a MultiDiGraph: nodes carry kind/label/details, edges dtype+shape."""
     src = GraphSource(obj)
+    import networkx as nx  # here: a ~0.1 s import that only pictures need
     g = nx.MultiDiGraph()
     ids: dict[Any, str] = {}
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import scipy.special
 
 from ..basic import Variable
 from .elemwise import ScalarOp, elemwise, neg
@@ -282,6 +281,7 @@ class Erf(_Float):
     fname: ClassVar[str] = "erf"
 
     def impl(self, a):
+        import scipy.special  # here: importing it costs ~0.1 s, and only erf needs it
         return scipy.special.erf(a)
 
     def grad(self, inputs, output, gout):
