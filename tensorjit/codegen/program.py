@@ -174,6 +174,16 @@ def emit_entry(module: ir.Module, name: str,
     fn = ir.Function(module, KERNEL_TYPE, name=name)
     ptrs, meta = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
+    if not calls:
+        b.ret(ir.Constant(I32, 0))
+        return fn
+    # one error exit for all kernels (phis say which): the entry stays linear in the
+    # number of kernels, and short (an exit per kernel was half its IR)
+    fail = fn.append_basic_block("fail")
+    failed = ir.IRBuilder(fail)
+    status_at = failed.phi(I32, name="status")
+    index_at = failed.phi(I64, name="node")
+    meta_at = failed.phi(meta.type, name="meta")
 
     def at(base: ir.Value, k: int) -> ir.Value:
         return b.gep(base, [ir.Constant(I64, k)])
@@ -181,11 +191,17 @@ def emit_entry(module: ir.Module, name: str,
     for index, node, kernel in calls:
         local_meta = at(meta, tables.meta_at[index])
         status = b.call(kernel, [at(ptrs, tables.ptrs_at[index]), local_meta])
-        with b.if_then(b.icmp_signed("!=", status, ir.Constant(I32, 0)), likely=False):
-            for k in range(ERROR_SLOTS):
-                value = ir.Constant(I64, index) if k == 1 else b.load(at(local_meta, k))
-                b.store(value, at(meta, k))
-            b.ret(status)
+        ok = fn.append_basic_block(f"k{index}")
+        b.cbranch(b.icmp_signed("!=", status, ir.Constant(I32, 0)), fail, ok)
+        b.block.terminator.set_weights([1, 1000])
+        status_at.add_incoming(status, b.block)
+        index_at.add_incoming(ir.Constant(I64, index), b.block)
+        meta_at.add_incoming(local_meta, b.block)
+        b.position_at_end(ok)
+    for k in range(ERROR_SLOTS):
+        value = index_at if k == 1 else failed.load(failed.gep(meta_at, [ir.Constant(I64, k)]))
+        failed.store(value, failed.gep(meta, [ir.Constant(I64, k)]))
+    failed.ret(status_at)
     b.ret(ir.Constant(I32, 0))
     return fn
 

@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..codegen import gemm
 from ..graph.basic import (
     OPERATORS,
     Constant,
@@ -90,6 +91,8 @@ class Function:
         self._keywords = _keyword_table(self.ins)
         # The graph after each phase (cheap structural snapshots), for dump().
         self.stages: dict[str, Any] = {"input": snapshot(self.fgraph)}
+        if self.mode == "llvm":
+            gemm.prefetch_for(self.fgraph.apply_nodes)  # runs beside the rewrites
         self.rewrites = _optimize(self.fgraph, optimizer, exclude, self.stages)
         if self.mode == "llvm":
             self.program = NativeProgram(self.fgraph, self.name, threads=threads,
