@@ -169,7 +169,7 @@ def compile_program(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
             if key not in jobs:
                 known = _known_kernel(key)
                 jobs[key] = submit(_compile_kernel, key, text, pipeline) if known is None \
-                    else _done(known)
+                    else done(known)
     module, entries = build_module(name, segments, layout, call_slots,
                                    {n: kernel_symbol(k) for n, k in keys.items()},
                                    call_checks, py_entry)
@@ -183,10 +183,11 @@ def compile_program(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
     return _link(name, entry_obj, kernels, entries)
 
 
-def _done(value) -> Future:
-    done: Future = Future()
-    done.set_result(value)
-    return done
+def done(value) -> Future:
+    """A Future that already holds value."""
+    future: Future = Future()
+    future.set_result(value)
+    return future
 
 
 def _node_text(node: Apply) -> str | None:

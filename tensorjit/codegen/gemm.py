@@ -133,9 +133,11 @@ def prefetch(dtype: str, cfg: GemmConfig | None = None) -> list[Future]:
     with _objects_lock:
         jobs = _objects.get((dtype, repr(cfg)))
         if jobs is None:
-            from .compiler import submit
+            # the IR is generated here, on the calling thread (Python: on an LLVM worker
+            # it would hold that worker while it waits for the GIL), and LLVM's jobs
+            # go to the workers' queue first: they are a cold start's longest
             jobs = _objects[(dtype, repr(cfg))] = [
-                submit(_library_part, dtype, cfg, k) for k in range(len(PARTS))]
+                _library_part(dtype, cfg, k) for k in range(len(PARTS))]
     pool.prefetch()
     return jobs
 
@@ -157,16 +159,20 @@ def prefetch_for(nodes: Iterable[Apply]) -> None:
             prefetch(dtype)
 
 
-def _library_part(dtype: str, cfg: GemmConfig, part: int) -> tuple[bytes, list[str]]:
-    """(object code, exports) of one part, keyed by configuration, part and tensorjit's
-    source, so a warm start does not even generate the IR."""
-    from .compiler import source_digest
+def _library_part(dtype: str, cfg: GemmConfig, part: int) -> Future:
+    """The job getting one part's (object code, exports), keyed by configuration,
+    part and tensorjit's source, so a warm start does not even generate the IR."""
+    from .compiler import done, source_digest, submit
     name = f"{symbol(dtype)}_{PARTS[part].__name__}"
     key = cache.key_for(f"gemm library {name} {cfg!r} {source_digest()}")
     hit = cache.load(key) if cache.enabled() else None
     if hit is not None:
-        return hit[0], list(hit[1]["exports"])
-    code, exports = jit.compile_object_concurrently(PARTS[part](cfg), name=name,
+        return done((hit[0], list(hit[1]["exports"])))
+    return submit(_compile_part, key, name, PARTS[part](cfg))
+
+
+def _compile_part(key: str, name: str, text: str) -> tuple[bytes, list[str]]:
+    code, exports = jit.compile_object_concurrently(text, name=name,
                                                     pipeline="explicit")  # vector IR
     cache.STATS.compiled += 1
     if cache.enabled():

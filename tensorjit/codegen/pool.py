@@ -75,24 +75,27 @@ class PoolLibrary:
 
 def prefetch() -> Future:
     """Start getting the library's object code (disk cache, else a compile on the
-    compiler's worker threads)."""
+    compiler's worker threads; its IR is generated here, as gemm.prefetch's)."""
     global _job
     with _job_lock:
         if _job is None:
-            from .compiler import submit
-            _job = submit(_library_object, CONFIG)
+            _job = _library_object(CONFIG)
         return _job
 
 
-def _library_object(cfg: PoolConfig) -> tuple[bytes, list[str]]:
-    """(object code, exports), keyed by the configuration and tensorjit's source."""
-    from .compiler import source_digest
+def _library_object(cfg: PoolConfig) -> Future:
+    """The job getting (object code, exports), keyed by the configuration and
+    tensorjit's source."""
+    from .compiler import done, source_digest, submit
     key = cache.key_for(f"pool library {cfg!r} {source_digest()}")
     hit = cache.load(key) if cache.enabled() else None
     if hit is not None:
-        return hit[0], list(hit[1]["exports"])
-    code, exports = jit.compile_object_concurrently(build_ir(cfg), name="tj_pool",
-                                                    pipeline="explicit")
+        return done((hit[0], list(hit[1]["exports"])))
+    return submit(_compile_library, key, build_ir(cfg))
+
+
+def _compile_library(key: str, text: str) -> tuple[bytes, list[str]]:
+    code, exports = jit.compile_object_concurrently(text, name="tj_pool", pipeline="explicit")
     # not counted in cache.STATS.compiled: that counts graph code (a function's kernels
     # and entry), and this runtime is built once per process at most, by whichever
     # function first splits a loop (tests count a function's compiles exactly)
