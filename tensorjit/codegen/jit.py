@@ -91,10 +91,11 @@ def optimize_module(module: llvm.ModuleRef, pipeline: str = "full") -> None:
 # or straight-line (0-d kernels, entry glue) needs no vectorizer at all. The GEMM
 # library and the pool ("explicit") run as fast at speed level 1 as at 3
 # (bench_gemm.py, one thread, every shape within noise: 167 vs 170 GFLOP/s for
-# (128,784)@(784,512)) and compile ~15% faster (163 -> 141 ms).
+# (128,784)@(784,512)) and compile ~15% faster (163 -> 141 ms). "rows" is "vector"
+# without 512-bit vectors, for short softmax rows (compiler.kernel_pipeline).
 PIPELINES = {"full": (3, True, True), "vector": (3, True, False),
              "explicit": (1, False, False), "scalar": (2, False, False),
-             "glue": (1, False, False)}
+             "glue": (1, False, False), "rows": (3, True, False)}
 # Pipelines whose loops may use 512-bit vectors where the host has them. LLVM's tuning
 # for many AVX-512 CPUs prefers 256 bits; elementwise loops measured faster with zmm
 # here (f32 exp 0.55 -> 0.32 ns/element; the f64 expression 5.6x -> 6.7x NumPy),
