@@ -165,10 +165,10 @@ def submit(fn, *args) -> Future:
     return done
 
 
-def _link(name: str, entry_obj: bytes, kernels: Sequence[tuple[bytes, list[str]]],
+def _link(name: str, entry_objs: Sequence[bytes], kernels: Sequence[tuple[bytes, list[str]]],
           entries: list[str]) -> Compiled:
     resolve_symbols(sorted({s for _, syms in kernels for s in syms}))
-    library = jit.load_object([entry_obj, *(obj for obj, _ in kernels)], entries,
+    library = jit.load_object([*entry_objs, *(obj for obj, _ in kernels)], entries,
                               name=name, symbols=EXTERNAL_SYMBOLS)
     return Compiled(library, entries)
 
@@ -189,6 +189,14 @@ def compile_program(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
     keys: dict[Apply, str] = {}
     jobs: dict[str, Future] = {}
     texts: dict[str, str] = {}  # structural node key -> IR text, within this call
+    # the array call and CPython entry first: they name no kernel, and as part of the
+    # entry module they were the last job of a cold start, alone on one core
+    front_job = None
+    if call_slots is not None and len(segments) == 1:
+        module, front_entries = build_module(name, segments, layout, call_slots, {},
+                                             call_checks, py_entry, part="front")
+        front_job = submit(jit.compile_object_concurrently, str(module), f"{name}_front",
+                           "glue")
     # IR is generated here (Python, holding the GIL) while LLVM compiles the kernels
     # already generated on the worker threads (LLVM releases the GIL).
     for segment in segments:
@@ -208,15 +216,26 @@ def compile_program(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
                     else done(known)
     module, entries = build_module(name, segments, layout, call_slots,
                                    {n: kernel_symbol(k) for n, k in keys.items()},
-                                   call_checks, py_entry)
+                                   call_checks, py_entry,
+                                   part="all" if front_job is None else "segments")
     # the entry is glue (copies of pointers and dims, calls): the light pipeline
     entry_job = submit(jit.compile_object_concurrently, str(module), name, "glue")
     kernels = [job.result() for job in jobs.values()]
-    entry_obj, _ = entry_job.result()
-    cache.STATS.compiled += 1
+    entry_objs = [entry_job.result()[0]]
+    if front_job is not None:
+        entry_objs.append(front_job.result()[0])
+        entries += front_entries
+    cache.STATS.compiled += len(entry_objs)
     if fkey is not None and cache.enabled():
-        cache.store(fkey, entry_obj, {"entries": entries, "kernels": list(jobs)})
-    return _link(name, entry_obj, kernels, entries)
+        for k, obj in enumerate(entry_objs):
+            cache.store(_entry_key(fkey, k), obj, {"entries": entries, "kernels": list(jobs),
+                                                   "parts": len(entry_objs)})
+    return _link(name, entry_objs, kernels, entries)
+
+
+def _entry_key(fkey: str, part: int) -> str:
+    """The cache key of a function's entry object ``part`` (0: the segments')."""
+    return fkey if part == 0 else cache.key_for(f"{fkey} entry part {part}")
 
 
 def done(value) -> Future:
@@ -248,11 +267,16 @@ def _load_function(fkey: str, name: str) -> Compiled | None:
     hit = cache.load(fkey) if cache.enabled() else None
     if hit is None:
         return None
-    entry_obj, record = hit
+    entry_objs, record = [hit[0]], hit[1]
+    for part in range(1, int(record.get("parts", 1))):
+        more = cache.load(_entry_key(fkey, part))
+        if more is None:
+            return None  # a part was removed or corrupt: rebuild everything
+        entry_objs.append(more[0])
     kernels = [_known_kernel(k) for k in record["kernels"]]
     if any(k is None for k in kernels):
         return None  # a kernel's entry was removed: rebuild everything
-    return _link(name, entry_obj, kernels, list(record["entries"]))
+    return _link(name, entry_objs, kernels, list(record["entries"]))
 
 
 @functools.cache

@@ -266,7 +266,8 @@ def build_module(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
                  layout: Layout, call_slots: Sequence[Sequence[int]] | None = None,
                  kernel_symbols: dict[Apply, str] | None = None,
                  call_checks: Sequence[Sequence[int] | None] | None = None,
-                 py_entry: PyEntrySpec | None = None) -> tuple[ir.Module, list[str]]:
+                 py_entry: PyEntrySpec | None = None, part: str = "all"
+                 ) -> tuple[ir.Module, list[str]]:
     """A module with one entry function per segment of (node index, node) pairs.
 
     With ``kernel_symbols`` (node -> exported name) the kernels are only declared:
@@ -274,20 +275,30 @@ def build_module(name: str, segments: Sequence[Sequence[tuple[int, Apply]]],
     defined here as ``k<index>_<Op>`` (one readable module for f.llvm_ir() / f.asm()).
     With ``call_slots`` (one segment), also the array call ``<name>_call`` and, with
     ``py_entry``, the CPython entry ``<name>_py`` around it (pycall.py).
+
+    ``part`` "segments" or "front" splits that module in two: the segment entries
+    (which name the kernels) and the rest (which calls the segment entry, declared).
+    The front depends on no kernel's code, so the compiler builds it first and LLVM
+    compiles it while the kernels' IR is generated.
     """
+    if part not in ("all", "segments", "front"):
+        raise ValueError(f"build_module(): part must be all, segments or front, got {part!r}")
     module = ir.Module(name=name)
     entries = []
     for s, segment in enumerate(segments):
-        if kernel_symbols is None:
-            calls = [(i, node, emit_kernel(module, node, kernel_name(i, node)))
-                     for i, node in segment]
-        else:
-            calls = [(i, node, declare_kernel(module, kernel_symbols[node]))
-                     for i, node in segment]
         entry = f"{name}_seg{s}"
-        fn = emit_entry(module, entry, calls, KernelTables.build(layout, segments))
-        entries.append(entry)
-        if call_slots is not None and len(segments) == 1:
+        if part == "front":
+            fn = ir.Function(module, KERNEL_TYPE, name=entry)  # declared only
+        else:
+            if kernel_symbols is None:
+                calls = [(i, node, emit_kernel(module, node, kernel_name(i, node)))
+                         for i, node in segment]
+            else:
+                calls = [(i, node, declare_kernel(module, kernel_symbols[node]))
+                         for i, node in segment]
+            fn = emit_entry(module, entry, calls, KernelTables.build(layout, segments))
+            entries.append(entry)
+        if call_slots is not None and len(segments) == 1 and part != "segments":
             call = emit_array_call(module, f"{name}_call", fn, call_slots, call_checks)
             entries.append(f"{name}_call")
             if py_entry is not None:
